@@ -1,0 +1,22 @@
+"""cruxforge command line: one typer app; each stage contributes its own sub-app."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    help="Build, validate and analyse cross-lingual code-reasoning benchmarks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from cruxforge.seeds.cli import seeds_app
+    from runtimes.cli import register as register_runtimes
+
+    app.add_typer(seeds_app, name="seeds")
+    register_runtimes(app)
+
+
+_register()

@@ -1,0 +1,142 @@
+"""The sandbox seam: what a backend is given (programs) and what it returns (verdicts).
+
+Every backend (``local``, ``docker``, and later the batched engine) implements
+:class:`Backend` in its own module and registers itself by name with
+:func:`register_backend`; callers only ever see :func:`get_backend`.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field
+
+
+class Verdict(str, enum.Enum):
+    passed = "passed"
+    wrong_answer = "wrong_answer"
+    runtime_error = "runtime_error"
+    compile_error = "compile_error"
+    timeout = "timeout"
+    memory_exceeded = "memory_exceeded"
+    output_exceeded = "output_exceeded"
+    infra_error = "infra_error"  # the sandbox failed; never counted against a program
+
+
+class Program(BaseModel):
+    """One whole source file to compile and run; its harness reports ``n_cases`` cases."""
+
+    id: str
+    lang: str
+    source: str
+    n_cases: int = Field(1, ge=0)
+    # canonical text (cruxforge.values.canonical) of each case's expected value, if known;
+    # used only to fill `expected` in wrong_answer verdicts
+    expected: list[str] | None = None
+
+
+class CaseVerdict(BaseModel):
+    case: int
+    verdict: Verdict
+    expected: str | None = None
+    actual: str | None = None
+    message: str | None = None
+
+
+class RunResult(BaseModel):
+    id: str
+    lang: str
+    cases: list[CaseVerdict]
+    compile_output: str = ""
+    stdout: str = ""
+    stderr: str = ""
+    exit_code: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all(c.verdict is Verdict.passed for c in self.cases)
+
+    @property
+    def verdict(self) -> Verdict:
+        """The program's overall verdict: passed, or its first non-passing case's."""
+        for c in self.cases:
+            if c.verdict is not Verdict.passed:
+                return c.verdict
+        return Verdict.passed
+
+
+class ToolchainStatus(BaseModel):
+    lang: str
+    backend: str
+    available: bool
+    version: str | None = None
+    reason: str | None = None  # why not available
+    verified: bool = True  # False for runtimes that could not be proven here (Julia)
+
+
+class Backend(ABC):
+    """Runs batches of programs in a sandbox and returns one RunResult per program."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def execute(self, programs: Sequence[Program]) -> list[RunResult]:
+        """Run every program; results are in the same order as ``programs``."""
+
+    @abstractmethod
+    def doctor(self, lang: str) -> ToolchainStatus:
+        """Whether ``lang`` can run on this backend here, and why not."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release long-lived resources (containers, caches)."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class UnknownBackendError(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+_BACKENDS: dict[str, type[Backend]] = {}
+
+
+def register_backend(cls: type[Backend]) -> type[Backend]:
+    _BACKENDS[cls.name] = cls
+    return cls
+
+
+def backend_names() -> list[str]:
+    _load_builtin()
+    return sorted(_BACKENDS)
+
+
+def get_backend(name: str, **options: Any) -> Backend:
+    """Instantiate the backend registered as ``name``; unknown names raise clearly."""
+    _load_builtin()
+    try:
+        cls = _BACKENDS[name]
+    except KeyError:
+        raise UnknownBackendError(
+            f"unknown sandbox backend {name!r}; known backends: {', '.join(sorted(_BACKENDS))}"
+        ) from None
+    return cls(**options)
+
+
+def _load_builtin() -> None:
+    import importlib
+
+    for mod in ("runtimes.local", "runtimes.docker_backend"):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as e:  # a backend module not written yet
+            if e.name != mod:
+                raise

@@ -1,0 +1,110 @@
+"""Runtime specs: one ``runtimes/<lang>/runtime.toml`` per language, validated on load.
+
+A spec says how to compile and run one source file of its language. Commands are
+argument lists with ``{file}`` (the source file name), ``{stem}`` (its name without
+extension) and ``{workdir}`` placeholders; they run with the work dir as cwd.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from functools import cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+RUNTIMES_DIR = Path(__file__).resolve().parent
+
+LANGUAGES: tuple[str, ...] = (
+    "cpp", "cs", "d", "go", "java", "jl", "js", "lua", "php", "pl",
+    "py", "r", "rb", "rkt", "rs", "scala", "sh", "swift", "ts",
+)  # fmt: skip
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    compile_seconds: float = Field(gt=0)
+    run_seconds: float = Field(gt=0)
+    memory_mb: int = Field(gt=0)
+    output_kb: int = Field(1024, gt=0)
+    pids: int = Field(256, gt=0)
+
+
+class LocalSpec(BaseModel):
+    """How the local backend finds the toolchain on the host."""
+
+    model_config = ConfigDict(extra="forbid")
+    requires: list[str] = Field(min_length=1)  # executables that must be on PATH
+    # extra host paths to bind read-only into the sandbox besides the defaults
+    binds: list[str] = []
+
+
+class DockerSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dockerfile: str = "Dockerfile"
+    base: str = "debian:bookworm-slim"  # the FROM image; air-gapped hosts bootstrap it
+    verified_offline: bool = True  # False: could not be built and proven on this host
+    unverified_reason: str | None = None
+
+
+class RuntimeSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lang: str
+    name: str  # human name, e.g. "C++"
+    source_file: str  # e.g. "main.cpp", "Main.java", "main_test.go"
+    compile: list[str] | None = None  # None for interpreted languages
+    run: list[str] = Field(min_length=1)
+    version: list[str] = Field(min_length=1)
+    env: dict[str, str] = {}
+    limits: Limits
+    local: LocalSpec
+    docker: DockerSpec = DockerSpec()
+
+    @property
+    def directory(self) -> Path:
+        return RUNTIMES_DIR / self.lang
+
+    def spec_hash(self) -> str:
+        """Hash of the spec and its Dockerfile: the docker image tag."""
+        h = hashlib.sha256(self.model_dump_json().encode())
+        dockerfile = self.directory / self.docker.dockerfile
+        if dockerfile.exists():
+            h.update(dockerfile.read_bytes())
+        return h.hexdigest()[:16]
+
+
+class RuntimeSpecError(ValueError):
+    """A runtime spec is missing or invalid; raised at start-up, not mid-run."""
+
+
+def load_spec(lang: str, directory: Path = RUNTIMES_DIR) -> RuntimeSpec:
+    path = directory / lang / "runtime.toml"
+    if not path.is_file():
+        raise RuntimeSpecError(f"runtime spec for language {lang!r} missing: {path}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise RuntimeSpecError(f"{path}: not valid TOML: {e}") from None
+    try:
+        spec = RuntimeSpec.model_validate(data)
+    except ValidationError as e:
+        raise RuntimeSpecError(f"{path}: invalid runtime spec:\n{e}") from None
+    if spec.lang != lang:
+        raise RuntimeSpecError(f"{path}: lang is {spec.lang!r}, expected {lang!r}")
+    if not (spec.directory / spec.docker.dockerfile).is_file():
+        raise RuntimeSpecError(f"{path}: Dockerfile {spec.docker.dockerfile!r} missing")
+    return spec
+
+
+@cache
+def load_all() -> dict[str, RuntimeSpec]:
+    """Load and validate every language's spec; any fault raises RuntimeSpecError."""
+    return {lang: load_spec(lang) for lang in LANGUAGES}
+
+
+def get_spec(lang: str) -> RuntimeSpec:
+    specs = load_all()
+    if lang not in specs:
+        raise RuntimeSpecError(f"unknown language {lang!r}; known: {' '.join(LANGUAGES)}")
+    return specs[lang]
