@@ -1,0 +1,441 @@
+"""The small engine that turns rule files into signatures, literals and harnesses.
+
+Everything language-specific is in ``rules/<lang>.toml``; this module only walks the
+type language and fills templates. Named hooks (``hooks.py``) cover what data can't say.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from cruxforge.models import TypedSeed
+from cruxforge.typesys import (
+    DictT,
+    ListT,
+    OptionalT,
+    Prim,
+    SetT,
+    TupleT,
+    Type,
+    UnionT,
+    Unknown,
+    conforms,
+    walk,
+)
+from cruxforge.values import canonical
+from runtimes.backend import Program
+from transition_rules import hooks
+from transition_rules.schema import RuleFile
+
+RULES_DIR = Path(__file__).resolve().parent / "rules"
+MASK = "????"
+
+
+class RuleError(ValueError):
+    """A rule file is missing or invalid (raised at load, naming the file)."""
+
+
+class Unsupported(Exception):
+    """A type or value this language's rules cannot carry; ``reason`` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in child.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _read_toml(name: str, directory: Path) -> dict[str, Any]:
+    path = directory / f"{name}.toml"
+    if not path.is_file():
+        raise RuleError(f"rule file missing: {path}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise RuleError(f"{path}: not valid TOML: {e}") from None
+    parent = data.get("extends")
+    if parent:
+        data = _merge(_read_toml(parent, directory), data)
+    return data
+
+
+def load_rules(lang: str, directory: Path = RULES_DIR) -> RuleFile:
+    data = _read_toml(lang, directory)
+    try:
+        rules = RuleFile.model_validate(data)
+    except ValidationError as e:
+        raise RuleError(f"{directory / (lang + '.toml')}: invalid rule file:\n{e}") from None
+    if rules.lang != lang:
+        raise RuleError(f"{directory / (lang + '.toml')}: lang is {rules.lang!r}, expected {lang!r}")
+    for h in rules.hooks:
+        if h not in hooks.HOOKS:
+            raise RuleError(f"{lang}: unknown hook {h!r}; known: {sorted(hooks.HOOKS)}")
+    return rules
+
+
+@cache
+def rules_for(lang: str) -> RuleFile:
+    return load_rules(lang)
+
+
+def rules_hash(lang: str, directory: Path = RULES_DIR) -> str:
+    """Hash of a language's rule file and everything it extends (for manifests/caches)."""
+    h = hashlib.sha256()
+    name: str | None = lang
+    while name:
+        path = directory / f"{name}.toml"
+        raw = path.read_bytes()
+        h.update(raw)
+        name = tomllib.loads(raw.decode()).get("extends")
+    return h.hexdigest()[:16]
+
+
+def available_languages(directory: Path = RULES_DIR) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.toml") if not p.stem.startswith("_"))
+
+
+# ---------------------------------------------------------------- types
+
+
+def _kind(t: Type) -> str:
+    if isinstance(t, Prim):
+        return "none" if t.name == "None" else t.name
+    return {
+        ListT: "list",
+        TupleT: "tuple",
+        DictT: "dict",
+        SetT: "set",
+        OptionalT: "optional",
+        UnionT: "union",
+        Unknown: "unknown",
+    }[type(t)]
+
+
+def check_type(rules: RuleFile, t: Type, *, is_result: bool = False) -> None:
+    """Raise Unsupported if ``t`` (or any part) can't be carried by this language."""
+    if is_result and t == Prim("None") and "none_result" in rules.unsupported:
+        raise Unsupported("none_result", rules.unsupported["none_result"])
+    for node in walk(t):
+        kind = _kind(node)
+        if kind == "unknown":
+            raise Unsupported("unresolved_type", f"type {t} still holds an unresolved '?'")
+        if kind in rules.unsupported:
+            raise Unsupported(f"unsupported_{kind}", f"{rules.name}: {rules.unsupported[kind]} (in {t})")
+        if kind == "union" and rules.types.union is None:
+            raise Unsupported("unsupported_union", f"{rules.name} rules have no union type (in {t})")
+        if isinstance(node, TupleT) and not node.elems and "empty_tuple" in rules.unsupported:
+            raise Unsupported("unsupported_empty_tuple", rules.unsupported["empty_tuple"])
+        if isinstance(node, OptionalT) and isinstance(node.inner, OptionalT):
+            raise Unsupported("nested_optional", f"Optional of Optional can't be told apart ({t})")
+        if "container_key" in rules.unsupported:
+            keyed = node.key if isinstance(node, DictT) else node.elem if isinstance(node, SetT) else None
+            if keyed is not None and isinstance(keyed, (ListT, TupleT, DictT, SetT)):
+                raise Unsupported("unsupported_container_key", f"{rules.name}: {rules.unsupported['container_key']} ({t})")
+
+
+def render_type(rules: RuleFile, t: Type) -> str:
+    tr = rules.types
+    if isinstance(t, Prim):
+        return {"int": tr.int, "float": tr.float, "bool": tr.bool, "str": tr.str, "None": tr.none}[t.name]
+    if isinstance(t, ListT):
+        return tr.list.format(elem=render_type(rules, t.elem))
+    if isinstance(t, SetT):
+        return tr.set.format(elem=render_type(rules, t.elem))
+    if isinstance(t, DictT):
+        return tr.dict.format(key=render_type(rules, t.key), value=render_type(rules, t.value))
+    if isinstance(t, TupleT):
+        return tr.tuple.format(elems=tr.tuple_sep.join(render_type(rules, e) for e in t.elems))
+    if isinstance(t, OptionalT):
+        return tr.optional.format(inner=render_type(rules, t.inner))
+    if isinstance(t, UnionT):
+        if tr.union is None:
+            raise Unsupported("unsupported_union", f"{rules.name} rules have no union type")
+        return tr.union.format(arms=tr.tuple_sep.join(render_type(rules, a) for a in t.arms))
+    raise Unsupported("unresolved_type", f"cannot render type {t}")
+
+
+# ---------------------------------------------------------------- literals
+
+
+def escape_string(rules: RuleFile, s: str) -> str:
+    sr = rules.strings
+    out: list[str] = []
+    for ch in s:
+        c = ord(ch)
+        if ch in sr.escapes:
+            out.append(sr.escapes[ch])
+        elif c < 0x20 or c == 0x7F:
+            out.append(sr.control.format(c=c))
+        elif c < 0x80 or sr.non_ascii == "raw":
+            out.append(ch)
+        elif c > 0xFFFF and sr.non_bmp == "utf16":
+            v = c - 0x10000
+            out.append(sr.non_ascii.format(c=0xD800 + (v >> 10)))
+            out.append(sr.non_ascii.format(c=0xDC00 + (v & 0x3FF)))
+        elif c > 0xFFFF and sr.non_bmp not in ("same", "utf16"):
+            out.append(sr.non_bmp.format(c=c))
+        else:
+            out.append(sr.non_ascii.format(c=c))
+    return "".join(out)
+
+
+def _float_text(x: float) -> str:
+    text = repr(x)
+    if "e" in text or "E" in text:
+        mant, exp = text.split("e")
+        if "." not in mant:
+            mant += ".0"
+        return f"{mant}e{exp}"
+    return text
+
+
+def render_literal(rules: RuleFile, v: Any, t: Type) -> str:
+    """Render value ``v`` of type ``t`` as source text; Unsupported if it can't be."""
+    lr = rules.literals
+    if isinstance(t, OptionalT):
+        if v is None:
+            return lr.optional_none if lr.optional_none is not None else lr.none
+        inner = render_literal(rules, v, t.inner)
+        return lr.optional_some.format(v=inner, inner_type=render_type(rules, t.inner))
+    if isinstance(t, UnionT):
+        for i, arm in enumerate(t.arms):
+            if conforms(v, arm):
+                return lr.union_arm.format(
+                    v=render_literal(rules, v, arm),
+                    arm_type=render_type(rules, arm),
+                    arm_index=i,
+                    type=render_type(rules, t),
+                )
+        raise Unsupported("value_type_mismatch", f"{v!r} matches no arm of {t}")
+    if isinstance(t, Prim):
+        if t.name == "None":
+            return lr.none
+        if t.name == "bool":
+            return lr.true if v else lr.false
+        if t.name == "int":
+            lim = 1 << (lr.int_bits - 1)
+            if not -lim <= v < lim:
+                raise Unsupported(
+                    "int_out_of_range", f"{rules.name}: integer {v} exceeds {lr.int_bits}-bit range"
+                )
+            text = lr.int.format(v=v)
+            return lr.negative_wrap.format(v=text) if v < 0 else text
+        if t.name == "float":
+            if math.isnan(v):
+                return lr.float_nan
+            if math.isinf(v):
+                return lr.float_inf if v > 0 else lr.float_neg_inf
+            text = lr.float.format(v=_float_text(float(v)))
+            return lr.negative_wrap.format(v=text) if v < 0 else text
+        return lr.str.format(v=escape_string(rules, v))
+    sep = lr.sep
+    if isinstance(t, ListT):
+        items = [render_literal(rules, x, t.elem) for x in v]
+        tmpl = lr.list_empty if (not items and lr.list_empty) else lr.list
+        return tmpl.format(
+            items=sep.join(items), n=len(items), type=render_type(rules, t),
+            elem_type=render_type(rules, t.elem),
+        )
+    if isinstance(t, SetT):
+        items = [render_literal(rules, x, t.elem) for x in _stable(v)]
+        tmpl = lr.set_empty if (not items and lr.set_empty) else lr.set
+        return tmpl.format(
+            items=sep.join(items), n=len(items), type=render_type(rules, t),
+            elem_type=render_type(rules, t.elem),
+        )
+    if isinstance(t, DictT):
+        items = [
+            lr.dict_item.format(key=render_literal(rules, k, t.key), value=render_literal(rules, x, t.value))
+            for k, x in v.items()
+        ]
+        tmpl = lr.dict_empty if (not items and lr.dict_empty) else lr.dict
+        return tmpl.format(
+            items=sep.join(items), n=len(items), type=render_type(rules, t),
+            key_type=render_type(rules, t.key), value_type=render_type(rules, t.value),
+        )
+    if isinstance(t, TupleT):
+        items = [render_literal(rules, x, e) for x, e in zip(v, t.elems)]
+        if not items and lr.tuple_empty:
+            tmpl = lr.tuple_empty
+        elif len(items) == 1 and lr.tuple_one:
+            tmpl = lr.tuple_one
+        else:
+            tmpl = lr.tuple
+        return tmpl.format(
+            items=sep.join(items), n=len(items), type=render_type(rules, t),
+            elem_types=rules.types.tuple_sep.join(render_type(rules, e) for e in t.elems),
+        )
+    raise Unsupported("unresolved_type", f"cannot render a value of type {t}")
+
+
+def _stable(s: Any) -> list[Any]:
+    """Members of a set in a reproducible order (rendered items must hash the same)."""
+    return sorted(s, key=lambda x: (type(x).__name__, canonical(x)))
+
+
+# ---------------------------------------------------------------- rendering items
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test case: argument values and the expected result (Python values)."""
+
+    args: tuple[Any, ...]
+    expected: Any
+
+
+def rename(rules: RuleFile, name: str) -> str:
+    if name in rules.identifiers.reserved:
+        return rules.identifiers.rename.format(name=name)
+    return name
+
+
+def check_seed(rules: RuleFile, seed: TypedSeed, cases: list[Case] | None = None) -> None:
+    """Raise Unsupported when the seed's types or values can't be carried."""
+    sig = seed.signature
+    for p, t in zip(sig.params, sig.param_types()):
+        check_type(rules, t)
+    check_type(rules, sig.result_type(), is_result=True)
+    for case in cases or [seed_case(seed)]:
+        _render_call(rules, seed, case)
+        render_literal(rules, case.expected, sig.result_type())
+
+
+def seed_case(seed: TypedSeed) -> Case:
+    return Case(tuple(seed.arg_values()), seed.result_value())
+
+
+def render_stub(rules: RuleFile, seed: TypedSeed) -> str:
+    sig = seed.signature
+    params = rules.stub.param_sep.join(
+        rules.stub.param.format(name=rename(rules, p.name), type=render_type(rules, t))
+        for p, t in zip(sig.params, sig.param_types())
+    )
+    return rules.stub.template.format(
+        entry=seed.entry, params=params, result=render_type(rules, sig.result_type())
+    )
+
+
+def _render_args(rules: RuleFile, seed: TypedSeed, case: Case) -> str:
+    types = seed.signature.param_types()
+    return rules.harness.args_sep.join(
+        render_literal(rules, v, t) for v, t in zip(case.args, types)
+    )
+
+
+def _render_call(rules: RuleFile, seed: TypedSeed, case: Case) -> str:
+    return rules.harness.call.format(entry=seed.entry, args=_render_args(rules, seed, case))
+
+
+def _indent(rules: RuleFile, text: str) -> str:
+    ind = rules.harness.indent
+    return "\n".join(ind + line if line else line for line in text.splitlines())
+
+
+def render_harness(
+    rules: RuleFile, seed: TypedSeed, function: str, cases: list[Case] | None = None
+) -> str:
+    """The verdict-protocol program: prelude, the translated function, every case."""
+    cases = cases if cases is not None else [seed_case(seed)]
+    rt = seed.signature.result_type()
+    body = "\n".join(
+        _indent(
+            rules,
+            rules.harness.case.format(
+                i=i,
+                call=_render_call(rules, seed, c),
+                expected=render_literal(rules, c.expected, rt),
+                result_type=render_type(rules, rt),
+            ),
+        )
+        for i, c in enumerate(cases)
+    )
+    source = rules.harness.program.format(prelude=rules.prelude, function=function, body=body)
+    return hooks.apply(rules.hooks, source)
+
+
+def harness_program(
+    rules: RuleFile, seed: TypedSeed, function: str, cases: list[Case] | None = None,
+    *, program_id: str | None = None,
+) -> Program:
+    cases = cases if cases is not None else [seed_case(seed)]
+    return Program(
+        id=program_id or f"{seed.id}:{rules.lang}",
+        lang=rules.lang,
+        source=render_harness(rules, seed, function, cases),
+        n_cases=len(cases),
+        expected=[canonical(c.expected) for c in cases],
+    )
+
+
+def roundtrip_program(rules: RuleFile, values: list[tuple[Any, Type]], program_id: str) -> Program:
+    """A program that reports each literal's canonical text back (as a case's actual)."""
+    body = "\n".join(
+        _indent(
+            rules,
+            rules.harness.value.format(
+                i=i, value=render_literal(rules, v, t), type=render_type(rules, t)
+            ),
+        )
+        for i, (v, t) in enumerate(values)
+    )
+    source = rules.harness.program.format(prelude=rules.prelude, function="", body=body)
+    source = hooks.apply(rules.hooks, source)
+    return Program(id=program_id, lang=rules.lang, source=source, n_cases=len(values))
+
+
+@dataclass(frozen=True)
+class PublishedItem:
+    id: int | str
+    code: str
+    input_reasoning: str
+    output_reasoning: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "code": self.code,
+            "input_reasoning": self.input_reasoning,
+            "output_reasoning": self.output_reasoning,
+        }
+
+
+def published_id(seed_id: str) -> int | str:
+    """CRUXEval-X's id is the integer N of seed ``sample_N``; other ids stay strings."""
+    head, _, tail = seed_id.rpartition("_")
+    return int(tail) if head == "sample" and tail.isdigit() else seed_id
+
+
+def render_published(rules: RuleFile, seed: TypedSeed, function: str) -> PublishedItem:
+    """The item in CRUXEval-X's format: function + asserting harness, and its two masks."""
+    case = seed_case(seed)
+    call = rules.published.call.format(entry=seed.entry, args=_render_args(rules, seed, case))
+    expected = render_literal(rules, case.expected, seed.signature.result_type())
+
+    def tail(c: str, e: str) -> str:
+        return rules.published.harness.format(prelude=rules.published.prelude, call=c, expected=e)
+
+    code = hooks.apply(rules.hooks, function.rstrip("\n") + "\n\n" + tail(call, expected))
+    return PublishedItem(
+        id=published_id(seed.id),
+        code=code,
+        input_reasoning=tail(MASK, expected),
+        output_reasoning=tail(call, MASK),
+    )

@@ -1,0 +1,38 @@
+"""Named hooks for what rule data can't say. A rule file lists the hooks it uses by name.
+
+A hook takes the finished program text and returns it changed; the engine applies a
+language's hooks, in order, to every harness and published item it renders.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+Hook = Callable[[str], str]
+
+
+def _strip_duplicate_imports(source: str) -> str:
+    """Keep the first of identical import/using/#include lines (prelude + translation)."""
+    seen: set[str] = set()
+    out = []
+    pat = re.compile(r"^\s*(import|using|#include|use|from)\b")
+    for line in source.splitlines():
+        key = line.strip()
+        if pat.match(line) and key.endswith((";", ">", '"')) or key.startswith("#include"):
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(line)
+    return "\n".join(out) + ("\n" if source.endswith("\n") else "")
+
+
+HOOKS: dict[str, Hook] = {
+    "dedupe_imports": _strip_duplicate_imports,
+}
+
+
+def apply(names: list[str], source: str) -> str:
+    for n in names:
+        source = HOOKS[n](source)
+    return source

@@ -1,0 +1,171 @@
+"""Schema of a language's rule file (``transition_rules/rules/<lang>.toml``).
+
+A rule file is data: type templates, literal templates, string escaping, the prelude
+(the language's ``crux_eq``/``crux_show``/``crux_case`` helpers as code text), the
+harness and published-item templates, the signature stub, reserved words. A file may
+``extends`` another (``_base.toml`` holds what most languages share); tables merge
+key by key, the child winning.
+
+Template placeholders use ``str.format`` syntax, so literal braces are doubled.
+"""
+
+from __future__ import annotations
+
+import builtins
+import warnings
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# field names below shadow builtins (they name the type language's types)
+_S = builtins.str
+_I = builtins.int
+# `dict` as a field name shadows pydantic's deprecated BaseModel.dict(); that is intended
+warnings.filterwarnings("ignore", message='Field name "dict"', category=UserWarning)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TypeRules(_Strict):
+    """Target type text for each type-language node.
+
+    Placeholders: ``{elem}`` (list/set), ``{key}``/``{value}`` (dict), ``{inner}``
+    (Optional), ``{elems}`` (tuple members joined by ``tuple_sep``), ``{arms}`` (Union).
+    """
+
+    int: _S
+    float: _S
+    bool: _S
+    str: _S
+    none: _S
+    list: _S
+    tuple: _S
+    tuple_sep: _S = ", "
+    dict: _S
+    set: _S
+    optional: _S
+    union: _S | None = None
+
+
+class LiteralRules(_Strict):
+    """How a value of each type is written in source.
+
+    Container templates get ``{items}`` (rendered members joined by ``sep``), ``{n}``
+    (member count), ``{type}`` (the container's own target type) and ``{elem_type}``,
+    ``{key_type}``, ``{value_type}``, ``{elem_types}`` where they apply. ``*_empty``
+    variants, when given, are used for empty containers (typed empties).
+    """
+
+    int: _S = "{v}"
+    int_bits: _I = 64  # values outside the signed range are reported, not wrapped
+    float: _S = "{v}"
+    float_nan: _S
+    float_inf: _S
+    float_neg_inf: _S
+    true: _S
+    false: _S
+    none: _S
+    str: _S = '"{v}"'
+    sep: _S = ", "
+    list: _S
+    list_empty: _S | None = None
+    tuple: _S
+    tuple_one: _S | None = None
+    tuple_empty: _S | None = None
+    dict: _S
+    dict_empty: _S | None = None
+    dict_item: _S
+    set: _S
+    set_empty: _S | None = None
+    optional_some: _S = "{v}"  # {v} the inner literal, {inner_type}
+    optional_none: _S | None = None  # defaults to `none`
+    union_arm: _S = "{v}"  # {v}, {arm_type}, {arm_index}, {type}
+    negative_wrap: _S = "{v}"  # e.g. "({v})" where a bare minus misparses
+
+
+class StringRules(_Strict):
+    """String escaping as data: explicit escapes, then control / non-ASCII formats.
+
+    ``control`` and ``non_ascii`` are ``str.format`` patterns over ``c`` (the code point,
+    an int); ``non_ascii = "raw"`` writes UTF-8 as is; ``non_bmp = "utf16"`` writes
+    code points above U+FFFF as a surrogate pair through the ``non_ascii`` pattern.
+    """
+
+    escapes: dict[_S, _S]
+    control: _S
+    non_ascii: _S = "raw"
+    non_bmp: _S = "same"  # "same" | "utf16" | a pattern
+
+
+class EqualityRules(_Strict):
+    """The deep-equality each type gets (implemented by the prelude's ``crux_eq``)."""
+
+    float: _S = "tolerance"  # rel 1e-6, abs 1e-9
+    set: _S = "unordered"
+    dict: _S = "unordered"
+    note: _S = ""
+
+
+class HarnessRules(_Strict):
+    """The verdict-protocol harness (docs/architecture.md).
+
+    ``program`` gets ``{prelude}``, ``{function}``, ``{body}``; ``case`` gets ``{i}``,
+    ``{call}``, ``{expected}``, ``{result_type}``; ``value`` (round-trip) gets ``{i}``,
+    ``{value}``, ``{type}``; ``call`` gets ``{entry}``, ``{args}``.
+    """
+
+    program: _S
+    case: _S
+    value: _S
+    call: _S = "{entry}({args})"
+    args_sep: _S = ", "
+    indent: _S = ""  # prefix for each case/value line
+
+
+class PublishedRules(_Strict):
+    """CRUXEval-X's published item: function followed by an asserting harness.
+
+    ``harness`` gets ``{prelude}``, ``{call}`` and ``{expected}``; ``call`` gets
+    ``{entry}`` and ``{args}``. The masks replace the rendered call (input prediction)
+    or the expected literal (output prediction) with ``????``.
+    """
+
+    harness: _S
+    call: _S = "candidate({args})"
+    prelude: _S = ""  # helpers the asserting harness needs (e.g. a deep-equality)
+
+
+class StubRules(_Strict):
+    """The signature stub shown to the translator."""
+
+    template: _S  # {entry}, {params}, {result}
+    param: _S  # {name}, {type}
+    param_sep: _S = ", "
+
+
+class Identifiers(_Strict):
+    reserved: list[_S] = []
+    rename: _S = "{name}_"
+
+
+class RuleFile(_Strict):
+    lang: _S
+    name: _S
+    extends: _S | None = None
+    types: TypeRules
+    literals: LiteralRules
+    strings: StringRules
+    equality: EqualityRules = EqualityRules()
+    prelude: _S = ""
+    harness: HarnessRules
+    published: PublishedRules
+    stub: StubRules
+    identifiers: Identifiers = Identifiers()
+    # type kind -> reason the language can't carry it: kinds are
+    # int float bool str none list tuple dict set optional union, plus
+    # "none_result" (a function whose result type is None), "empty_tuple",
+    # "nested_optional", "container_key" (a dict key / set member that is a container)
+    unsupported: dict[_S, _S] = Field(default_factory=dict)
+    # names of engine hooks (transition_rules/hooks.py) this language uses
+    hooks: list[_S] = []
