@@ -237,7 +237,8 @@ def _read(r: _Reader, t: Type) -> Any:
     if isinstance(t, UnionT):
         save = r.i
         errors = []
-        for arm in t.arms:
+        # an int-looking token is an int where both int and float are possible
+        for arm in sorted(t.arms, key=lambda a: 0 if a == Prim("int") else 1):
             r.i = save
             try:
                 v = _read(r, arm)
@@ -276,7 +277,14 @@ def _read(r: _Reader, t: Type) -> Any:
         return set(r.seq("{", "}", lambda: _read(r, t.elem)))
     if isinstance(t, TupleT):
         it = iter(t.elems)
-        items = r.seq("(", ")", lambda: _read(r, next(it)))
+
+        def member() -> Any:
+            e = next(it, None)
+            if e is None:
+                raise CanonicalSyntaxError(f"expected {len(t.elems)} tuple elements in {r.s!r}")
+            return _read(r, e)
+
+        items = r.seq("(", ")", member)
         if len(items) != len(t.elems):
             raise CanonicalSyntaxError(f"expected {len(t.elems)} tuple elements in {r.s!r}")
         return tuple(items)

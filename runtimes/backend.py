@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -36,6 +36,14 @@ class Program(BaseModel):
     # canonical text (cruxforge.values.canonical) of each case's expected value, if known;
     # used only to fill `expected` in wrong_answer verdicts
     expected: list[str] | None = None
+    # "protocol": cases are read from the verdict file (our harnesses);
+    # "exit_status": one case, passed iff the program compiles and exits 0 (and, where the
+    # spec's variant says so, writes nothing to stderr) - for code run as published by
+    # other benchmarks, whose harnesses assert
+    judge: Literal["protocol", "exit_status"] = "protocol"
+    # a named variant of the language's runtime spec (e.g. "published": CRUXEval-X's
+    # conventions such as `go test` or D unittests); None = the spec's main commands
+    variant: str | None = None
 
 
 class CaseVerdict(BaseModel):

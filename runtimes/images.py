@@ -167,6 +167,7 @@ def bootstrap_base(
                     "docker", "import",
                     "--change", 'CMD ["bash"]',
                     "--change", "ENV LANG=C.UTF-8",
+                    "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                     "--change", f"LABEL {LABEL}.base={suite}",
                     "-", tag,
                 ],  # fmt: skip

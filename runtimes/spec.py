@@ -27,8 +27,10 @@ class Limits(BaseModel):
     compile_seconds: float = Field(gt=0)
     run_seconds: float = Field(gt=0)
     memory_mb: int = Field(gt=0)
-    output_kb: int = Field(1024, gt=0)
-    pids: int = Field(256, gt=0)
+    output_kb: int = Field(1024, gt=0)  # stdout + stderr of one process, each
+    pids: int = Field(256, gt=0)  # processes + threads
+    compile_memory_mb: int = Field(2048, gt=0)  # memory for the compile step
+    file_mb: int = Field(64, gt=0)  # largest file a process may write
 
 
 class LocalSpec(BaseModel):
@@ -38,6 +40,15 @@ class LocalSpec(BaseModel):
     requires: list[str] = Field(min_length=1)  # executables that must be on PATH
     # extra host paths to bind read-only into the sandbox besides the defaults
     binds: list[str] = []
+    # directories prepended to PATH (host and sandbox), e.g. /root/.cargo/bin
+    path: list[str] = []
+    # extra environment for the local backend only (after RuntimeSpec.env)
+    env: dict[str, str] = {}
+    # kept caches: env var -> cache name; the cache dir is bound read-write into the
+    # sandbox and the variable set to its path there (e.g. GOCACHE = "go-build")
+    caches: dict[str, str] = {}
+    # set when the language has no host route at all (e.g. Julia, Swift): the reason
+    unavailable: str | None = None
 
 
 class DockerSpec(BaseModel):

@@ -432,7 +432,8 @@ def render_published(rules: RuleFile, seed: TypedSeed, function: str) -> Publish
     def tail(c: str, e: str) -> str:
         return rules.published.harness.format(prelude=rules.published.prelude, call=c, expected=e)
 
-    code = hooks.apply(rules.hooks, function.rstrip("\n") + "\n\n" + tail(call, expected))
+    code = rules.published.program.format(function=function.rstrip("\n"), harness=tail(call, expected))
+    code = hooks.apply(rules.hooks, code)
     return PublishedItem(
         id=published_id(seed.id),
         code=code,

@@ -132,6 +132,8 @@ class PublishedRules(_Strict):
     """
 
     harness: _S
+    # the whole published code; {function} and {harness} (e.g. Java wraps both in a class)
+    program: _S = "{function}\n\n{harness}"
     call: _S = "candidate({args})"
     prelude: _S = ""  # helpers the asserting harness needs (e.g. a deep-equality)
 

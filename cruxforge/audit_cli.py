@@ -1,0 +1,52 @@
+"""``cruxforge audit``: re-validate a CRUXEval-X-format benchmark against seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def audit_command(
+    benchmark: Annotated[Path, typer.Option(help="folder of CRUXEval-X-format <lang>.jsonl files")],
+    seeds: Annotated[Path, typer.Option(help="the seed file (CRUXEval JSONL or .py)")],
+    out: Annotated[Path, typer.Option(help="output folder (audit.jsonl is written there)")],
+    languages: Annotated[str, typer.Option(help="comma-separated language ids, or 'all'")] = "all",
+    backend: Annotated[str, typer.Option(help="sandbox backend: local or docker")] = "local",
+) -> None:
+    """Run each item's function under cruxforge's own harness, and its code as published."""
+    from cruxforge.audit import audit, summarize, write_audit
+    from cruxforge.seeds.check import check_file
+    from cruxforge.translators.reference import BenchmarkError
+    from runtimes.backend import get_backend
+
+    langs = None if languages == "all" else [x.strip() for x in languages.split(",") if x.strip()]
+    with console.status("checking seeds"):
+        checks = check_file(seeds)
+    try:
+        with get_backend(backend) as b, console.status("auditing") as status:
+            records = audit(
+                benchmark, checks, b, langs,
+                progress=lambda lang, i, n: status.update(f"auditing {lang} ({i + 1}/{n})"),
+            )
+    except BenchmarkError as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    path = write_audit(records, out)
+    table = Table(title=f"audit of {benchmark}")
+    for col in ("lang", "items", "own passed", "own failed", "own skipped",
+                "published passed", "published failed", "published not run"):
+        table.add_column(col, justify="right" if col != "lang" else "left")
+    for lang, c in sorted(summarize(records).items()):
+        own_failed = c["items"] - c["own_passed"] - c["own_skipped"]
+        pub_failed = c["items"] - c["published_passed"] - c["published_not_run"]
+        table.add_row(lang, str(c["items"]), str(c["own_passed"]), str(own_failed),
+                      str(c["own_skipped"]), str(c["published_passed"]), str(pub_failed),
+                      str(c["published_not_run"]))
+    console.print(table)
+    console.print(f"wrote {path}")

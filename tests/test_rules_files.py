@@ -1,0 +1,46 @@
+"""Rule files load, validate, and fail loudly when broken."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtimes.spec import LANGUAGES
+from transition_rules.engine import RuleError, available_languages, load_rules, rules_hash
+
+
+def test_every_language_has_a_valid_rule_file() -> None:
+    assert sorted(available_languages()) == sorted(LANGUAGES)
+    for lang in LANGUAGES:
+        rules = load_rules(lang)
+        assert rules.lang == lang
+        assert "crux_" in rules.prelude or lang == "sh", f"{lang}: prelude has no crux_ helpers"
+        assert len(rules_hash(lang)) == 16
+
+
+def test_broken_rule_file_names_file_and_field(tmp_path: Path) -> None:
+    src = (Path(load_rules.__code__.co_filename).parent / "rules" / "py.toml").read_text()
+    (tmp_path / "_base.toml").write_text(
+        (Path(load_rules.__code__.co_filename).parent / "rules" / "_base.toml").read_text()
+    )
+    (tmp_path / "py.toml").write_text(src.replace("[stub]", "[stubb]"))
+    with pytest.raises(RuleError) as e:
+        load_rules("py", tmp_path)
+    assert "py.toml" in str(e.value) and "stub" in str(e.value)
+
+
+def test_missing_rule_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(RuleError, match="rule file missing"):
+        load_rules("py", tmp_path)
+
+
+def test_unknown_hook_is_an_error(tmp_path: Path) -> None:
+    here = Path(load_rules.__code__.co_filename).parent / "rules"
+    (tmp_path / "_base.toml").write_text((here / "_base.toml").read_text())
+    text = (here / "py.toml").read_text().replace(
+        'extends = "_base"', 'extends = "_base"\nhooks = ["no_such_hook"]'
+    )
+    (tmp_path / "py.toml").write_text(text)
+    with pytest.raises(RuleError, match="unknown hook 'no_such_hook'"):
+        load_rules("py", tmp_path)
