@@ -148,7 +148,7 @@ if [ "$mode" = new ]; then
 else
     [ -d "$W" ] && [ -d "$M" ] || { echo "no work dir $W" >&2; exit 92; }
 fi
-rm -f -- "$M/.tick"
+rm -f -- "$M/.tick" "$M/$tag".* "$W/.cruxforge-verdicts"
 mkfifo -- "$M/.tick" && exec 7<>"$M/.tick" || { echo "no fifo" >&2; exit 93; }
 
 oomcount; oom0=$OOM
@@ -159,7 +159,7 @@ now_us; t0=$NOW
   exec setsid prlimit --fsize="$fsize" --core=0 --nproc="$nproc" -- "$@"
 ) < /dev/null > "$M/$tag.out" 2> "$M/$tag.err" &
 pid=$!
-( # watchdog: time limit first (fork-free), output caps every 4th tick
+( # watchdog: time limit first (fork-free), output caps every 2nd tick
   deadline=$((t0 + usecs)) k=0
   while kill -0 "$pid" 2>/dev/null; do
       nap 0.05
@@ -168,7 +168,7 @@ pid=$!
           : > "$M/$tag.timeout"; kill -KILL -- "-$pid" "$pid"; exit 0
       fi
       k=$((k + 1))
-      if (( k % 4 == 0 )) && sz=$(stat -c %s -- "$M/$tag.out" "$M/$tag.err"); then
+      if (( k % 2 == 0 )) && sz=$(stat -c %s -- "$M/$tag.out" "$M/$tag.err"); then
           set -- $sz
           if (( ${1:-0} > cap || ${2:-0} > cap )); then
               : > "$M/$tag.outx"; kill -KILL -- "-$pid" "$pid"; exit 0
@@ -404,9 +404,7 @@ class _Worker:
         frames = _parse_frames(out)
         if code != 0 or "meta" not in frames or "tmpfs" not in frames:
             if not self.alive():
-                raise WorkerError(
-                    f"the worker container died during the {tag} step (exit {code})"
-                )
+                raise WorkerError(f"the worker container died during the {tag} step (exit {code})")
             raise WorkerError(
                 f"the sandbox driver failed in the {tag} step (exit {code}): "
                 f"{_decode(err).strip()[-500:]}"
@@ -448,8 +446,14 @@ class _Worker:
             return
         with contextlib.suppress(Exception):
             self.exec_raw(
-                ["bash", "-c", 'kill -KILL -1 2>/dev/null; rm -rf -- "$1" "$2"; true', "x",
-                 f"/work/run/{run_id}", f"/work/meta/{run_id}"],
+                [
+                    "bash",
+                    "-c",
+                    'kill -KILL -1 2>/dev/null; rm -rf -- "$1" "$2"; true',
+                    "x",
+                    f"/work/run/{run_id}",
+                    f"/work/meta/{run_id}",
+                ],
                 stdin=None,
                 env={"PATH": PATH},
                 timeout=30,
@@ -666,9 +670,7 @@ class DockerBackend(Backend):
         if not present:
             msg = f"image {tag} not built: run cruxforge runtimes build --lang {spec.lang}"
             if not spec.docker.verified_offline:
-                msg += (
-                    f" --force (unverified offline: {spec.docker.unverified_reason or '?'})"
-                )
+                msg += f" --force (unverified offline: {spec.docker.unverified_reason or '?'})"
             return self._infra(program, msg)
         try:
             worker = self._acquire(spec, tag)

@@ -23,6 +23,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ IMAGE_REPO = "cruxforge/rt-"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 BASE_SUITES: tuple[str, ...] = ("bookworm", "trixie")
+_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # label on every image we build: lets `docker image ls --filter label=...` find them
 LABEL = "org.cruxforge.runtime"
 
@@ -164,12 +166,18 @@ def bootstrap_base(
             )
             imp = subprocess.run(
                 [
-                    "docker", "import",
-                    "--change", 'CMD ["bash"]',
-                    "--change", "ENV LANG=C.UTF-8",
-                    "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                    "--change", f"LABEL {LABEL}.base={suite}",
-                    "-", tag,
+                    "docker",
+                    "import",
+                    "--change",
+                    'CMD ["bash"]',
+                    "--change",
+                    "ENV LANG=C.UTF-8",
+                    "--change",
+                    f"ENV PATH={_PATH}",
+                    "--change",
+                    f"LABEL {LABEL}.base={suite}",
+                    "-",
+                    tag,
                 ],  # fmt: skip
                 stdin=tar.stdout,
                 capture_output=True,
@@ -250,9 +258,7 @@ def dockerfile_bases(spec: RuntimeSpec) -> list[str]:
     text = (spec.directory / spec.docker.dockerfile).read_text(encoding="utf-8")
     stages: set[str] = set()
     bases: list[str] = []
-    for m in re.finditer(
-        r"^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", text, re.I | re.M
-    ):
+    for m in re.finditer(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", text, re.I | re.M):
         image, stage = m.group(1), m.group(2)
         if image not in stages and image not in bases:
             bases.append(image)
@@ -266,6 +272,7 @@ def build_images(
     force: bool = False,
     log: Callable[[str], None] | None = None,
     specs: dict[str, RuntimeSpec] | None = None,
+    jobs: int = 2,
 ) -> list[ImageBuildResult]:
     """Build the image of each language (all when ``langs`` is None) through the docker SDK.
 
@@ -274,6 +281,7 @@ def build_images(
     explicitly in ``langs`` with ``force``. A build failure is reported ("failed" + the
     build log's tail) and the other languages still build. A missing
     ``cruxforge/base:*`` raises :class:`ImageBuildError` before anything is built.
+    ``jobs`` images build at once (downloads and unpacking overlap; 2 suits 2 cores).
     """
     say = log or (lambda _m: None)
     explicit = langs is not None
@@ -301,19 +309,18 @@ def build_images(
             "`docker tag debian:bookworm-slim cruxforge/base:bookworm` (and trixie)"
         )
 
-    results: list[ImageBuildResult] = []
-    for lang, spec in chosen.items():
+    def one(lang: str, spec: RuntimeSpec) -> ImageBuildResult:
         tag = image_tag(spec)
         if not spec.docker.verified_offline and not (explicit and force):
             reason = spec.docker.unverified_reason or "not verified offline"
-            say(f"{lang}: skipped (unverified offline: {reason}; build with --lang {lang} "
-                "--force where a registry is reachable)")
-            results.append(ImageBuildResult(lang=lang, tag=tag, status="skipped", reason=reason))
-            continue
+            say(
+                f"{lang}: skipped (unverified offline: {reason}; build with --lang {lang} "
+                "--force where a registry is reachable)"
+            )
+            return ImageBuildResult(lang=lang, tag=tag, status="skipped", reason=reason)
         if not force and image_exists(client, tag):
             say(f"{lang}: {tag} present")
-            results.append(ImageBuildResult(lang=lang, tag=tag, status="present"))
-            continue
+            return ImageBuildResult(lang=lang, tag=tag, status="present")
         say(f"{lang}: building {tag}")
         t0 = time.monotonic()
         try:
@@ -321,19 +328,25 @@ def build_images(
         except ImageBuildError as e:
             seconds = time.monotonic() - t0
             say(f"{lang}: FAILED after {seconds:.0f}s: {e}")
-            results.append(
-                ImageBuildResult(lang=lang, tag=tag, status="failed", seconds=seconds,
-                                 reason=str(e))
+            return ImageBuildResult(
+                lang=lang, tag=tag, status="failed", seconds=round(seconds, 1), reason=str(e)
             )
-            continue
         seconds = time.monotonic() - t0
         size = client.images.get(tag).attrs.get("Size", 0) / 1e6
         say(f"{lang}: built {tag} in {seconds:.0f}s ({size:.0f} MB)")
-        results.append(
-            ImageBuildResult(lang=lang, tag=tag, status="built", seconds=seconds,
-                             size_mb=round(size, 1))
+        return ImageBuildResult(
+            lang=lang, tag=tag, status="built", seconds=round(seconds, 1), size_mb=round(size, 1)
         )
-    return results
+
+    # the largest image first, so a parallel build ends sooner
+    order = sorted(chosen, key=lambda lang: lang != "swift")
+    if jobs <= 1 or len(order) <= 1:
+        done = {lang: one(lang, chosen[lang]) for lang in order}
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {lang: pool.submit(one, lang, chosen[lang]) for lang in order}
+            done = {lang: f.result() for lang, f in futures.items()}
+    return [done[lang] for lang in chosen]
 
 
 def _build_one(client: Any, spec: RuntimeSpec, tag: str, say: Callable[[str], None]) -> None:
@@ -386,4 +399,3 @@ def remove_stale_images(langs: Iterable[str] | None = None) -> list[str]:
                     client.images.remove(t, noprune=False)
                     removed.append(t)
     return removed
-

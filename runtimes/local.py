@@ -464,9 +464,10 @@ class LocalBackend(Backend):
             if os.path.exists(secret):
                 a += ["--ro-bind", "/dev/null", secret]
         a += ["--proc", "/proc", "--dev", "/dev"]
-        a += ["--size", str(memory_mb * 1024 * 1024), "--tmpfs", "/tmp"]
+        a += ["--perms", "1777", "--size", str(memory_mb * 1024 * 1024), "--tmpfs", "/tmp"]
         a += ["--bind", str(wd), INSIDE_WORKDIR]
-        if with_caches:
+        if with_caches and spec.local.caches:
+            a += ["--perms", "0755", "--dir", INSIDE_CACHE]
             for name, d in self._cache_dirs(spec).items():
                 a += ["--bind", str(d), f"{INSIDE_CACHE}/{name}"]
         a += ["--chdir", INSIDE_WORKDIR]

@@ -103,7 +103,7 @@ def load_spec(lang: str, directory: Path = RUNTIMES_DIR) -> RuntimeSpec:
         raise RuntimeSpecError(f"{path}: invalid runtime spec:\n{e}") from None
     if spec.lang != lang:
         raise RuntimeSpecError(f"{path}: lang is {spec.lang!r}, expected {lang!r}")
-    if not (spec.directory / spec.docker.dockerfile).is_file():
+    if not (directory / lang / spec.docker.dockerfile).is_file():
         raise RuntimeSpecError(f"{path}: Dockerfile {spec.docker.dockerfile!r} missing")
     return spec
 

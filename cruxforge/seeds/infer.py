@@ -583,7 +583,7 @@ class Flow:
     # --- refinement
 
     def refine_name(self, name: str, hint: Type) -> None:
-        if isinstance(hint, Unknown):
+        if isinstance(hint, Unknown) or hint == NONE:  # None says nothing about other paths
             return
         old = self.env.get(name, UNKNOWN)
         if not has_unknown(old) and not isinstance(old, Unknown):
@@ -678,7 +678,8 @@ class Flow:
         self._node = None
 
     def _at(self, n: ast.AST) -> None:
-        self._node = n
+        if isinstance(n, ast.stmt):  # expressions are reported by their statement
+            self._node = n
 
     def _where_text(self) -> str:
         n = self._node
