@@ -18,7 +18,7 @@ from cruxforge.models import SeedCheck, TypedSeed
 from cruxforge.translators.reference import BenchmarkItem, read_benchmark
 from runtimes.backend import Backend, Program, RunResult
 from transition_rules.engine import Unsupported, check_seed, harness_program, rules_for
-from transition_rules.parsing import FunctionNotFound, cut_function
+from transition_rules.parsing import FunctionNotFound, cut_function, text_after_function
 
 FORMAT = 1
 
@@ -103,13 +103,13 @@ def _audit_language(
         if function is not None and seed is not None:
             programs.append(harness_program(rules, seed, function, program_id=f"{it.seed_id}:{lang}:own"))
             slots.append((idx, "own"))
-        if function is not None and function.strip() == it.code.strip():
+        if function is not None and not text_after_function(lang, it.code, seed.entry):  # type: ignore[union-attr]
             rec.published_detail = "the item's code is the function alone: no published harness to run"
             continue
         programs.append(
             Program(
                 id=f"{it.seed_id}:{lang}:published", lang=lang, source=it.code,
-                n_cases=1, judge="exit_status", variant="published",
+                n_cases=1, judge="exit_status",
             )
         )
         slots.append((idx, "published"))

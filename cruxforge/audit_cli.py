@@ -50,3 +50,27 @@ def audit_command(
                       str(c["published_not_run"]))
     console.print(table)
     console.print(f"wrote {path}")
+
+
+def export_command(
+    seeds: Annotated[Path, typer.Option(help="the seed file (CRUXEval JSONL or .py)")],
+    references: Annotated[Path, typer.Option(help="benchmark folder the reference translator reads")],
+    out: Annotated[Path, typer.Option(help="output folder for <lang>.jsonl items")],
+    languages: Annotated[str, typer.Option(help="comma-separated language ids, or 'all'")] = "all",
+) -> None:
+    """Render seeds + reference translations as a CRUXEval-X-format benchmark (no execution)."""
+    from cruxforge.export import export_benchmark
+    from cruxforge.seeds.check import check_file
+    from cruxforge.translators import get_translator
+    from runtimes.spec import LANGUAGES
+
+    langs = list(LANGUAGES) if languages == "all" else [x.strip() for x in languages.split(",")]
+    typed = [c.typed for c in check_file(seeds) if c.typed is not None]
+    counts, skips = export_benchmark(typed, get_translator("reference", folder=references), langs, out)
+    table = Table(title=f"exported to {out}")
+    table.add_column("lang")
+    table.add_column("items", justify="right")
+    table.add_column("skipped", justify="right")
+    for lang in langs:
+        table.add_row(lang, str(counts.get(lang, 0)), str(sum(s.lang == lang for s in skips)))
+    console.print(table)

@@ -15,11 +15,12 @@ def _register() -> None:
     from cruxforge.seeds.cli import seeds_app
     from runtimes.cli import register as register_runtimes
 
-    from cruxforge.audit_cli import audit_command
+    from cruxforge.audit_cli import audit_command, export_command
 
     app.add_typer(seeds_app, name="seeds")
     register_runtimes(app)
     app.command("audit")(audit_command)
+    app.command("export")(export_command)
 
 
 _register()

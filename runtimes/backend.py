@@ -37,13 +37,9 @@ class Program(BaseModel):
     # used only to fill `expected` in wrong_answer verdicts
     expected: list[str] | None = None
     # "protocol": cases are read from the verdict file (our harnesses);
-    # "exit_status": one case, passed iff the program compiles and exits 0 (and, where the
-    # spec's variant says so, writes nothing to stderr) - for code run as published by
-    # other benchmarks, whose harnesses assert
+    # "exit_status": one case, passed iff the program compiles and exits 0 - for code run
+    # as another benchmark published it, whose harness asserts
     judge: Literal["protocol", "exit_status"] = "protocol"
-    # a named variant of the language's runtime spec (e.g. "published": CRUXEval-X's
-    # conventions such as `go test` or D unittests); None = the spec's main commands
-    variant: str | None = None
 
 
 class CaseVerdict(BaseModel):

@@ -416,13 +416,19 @@ def run_conformance(
             cases = [c for c in _build_cases(spec, sn, run_id, listener.port) if c.check in wanted]
             if secret_problem:
                 report.results.append(
-                    CheckResult(lang=lang, check="read_secret", status="skipped", detail=secret_problem)
+                    CheckResult(
+                        lang=lang, check="read_secret", status="skipped", detail=secret_problem
+                    )
                 )
                 cases = [c for c in cases if c.check != "read_secret"]
             bomb = [c for c in cases if c.check == "fork_bomb"]
             rest = [c for c in cases if c.check != "fork_bomb"]
             t0 = time.monotonic()
-            results = dict(zip([c.check for c in rest], backend.execute([c.program for c in rest]), strict=True))
+            results = dict(
+                zip(
+                    [c.check for c in rest], backend.execute([c.program for c in rest]), strict=True
+                )
+            )
             mon: _Responsiveness | None = None
             if bomb:
                 mon = _Responsiveness()

@@ -639,7 +639,9 @@ class LocalBackend(Backend):
         """How this backend would sandbox here (for doctor output)."""
         return {
             "bwrap": self.bwrap or "missing",
-            "cgroups": f"v{self.cgroups.version}" if self.cgroups.available else self.cgroups.reason,
+            "cgroups": f"v{self.cgroups.version}"
+            if self.cgroups.available
+            else self.cgroups.reason,
             "uid": str(SANDBOX_UID) if self.is_root else str(os.getuid()),
             "work_root": str(self.work_root),
             "cache_root": str(self.cache_root),

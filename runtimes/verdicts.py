@@ -198,6 +198,10 @@ def assemble_result(
         ]
         return result
 
+    if program.judge == "exit_status":
+        result.cases = [_exit_status_verdict(run)]
+        return result
+
     found, done = parse_verdict_text(verdict_text)
     cases: list[CaseVerdict] = []
     for i in range(n):
@@ -236,3 +240,20 @@ __all__ = [
     "parse_verdict_text",
     "trim_diagnostics",
 ]
+
+
+def _exit_status_verdict(run: ProcessOutcome | None) -> CaseVerdict:
+    """Code run as another benchmark published it: its harness asserts, so exit 0 passes.
+
+    A non-zero exit is a ``wrong_answer`` when nothing tells it apart from a failed
+    assertion; time, memory and output limits keep their own verdicts.
+    """
+    if run is not None and run.succeeded:
+        return CaseVerdict(case=0, verdict=Verdict.passed)
+    verdict, msg = _missing_case_verdict(run, False)
+    if verdict is Verdict.runtime_error and run is not None and run.signal is None:
+        verdict = Verdict.wrong_answer
+        msg = f"the published harness {run.describe_end()}: " + trim_diagnostics(
+            run.stderr or run.stdout, max_chars=1000, max_lines=12
+        )
+    return CaseVerdict(case=0, verdict=verdict, message=msg)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from runtimes.backend import Program, Verdict, get_backend
-from runtimes.local import SandboxUnavailableError, LocalBackend
+from runtimes.local import LocalBackend, SandboxUnavailableError
 
 pytestmark = [
     pytest.mark.toolchains,
@@ -57,7 +57,9 @@ def test_unsafe_no_sandbox_runs(tmp_path: Path) -> None:
 
 def test_cases_and_order(backend: LocalBackend) -> None:
     progs = [
-        py("report('CASE 0 PASS')\nreport('CASE 1 FAIL [3]')\nreport('DONE')", 2, ["0", "[4]"], "a"),
+        py(
+            "report('CASE 0 PASS')\nreport('CASE 1 FAIL [3]')\nreport('DONE')", 2, ["0", "[4]"], "a"
+        ),
         py("report('CASE 0 ERROR ValueError: x')", 1, None, "b"),
         py("raise SystemExit(3)", 2, None, "c"),
     ]
@@ -147,12 +149,15 @@ def test_sandbox_isolation(backend: LocalBackend, tmp_path: Path) -> None:
 def test_compiled_language_and_compile_error(backend: LocalBackend) -> None:
     ok = (
         "#include <cstdlib>\n#include <fstream>\n"
-        "int main() { std::ofstream f(std::getenv(\"CRUXFORGE_VERDICTS\"), std::ios::app);"
-        " f << \"CASE 0 PASS\\nDONE\\n\"; }\n"
+        'int main() { std::ofstream f(std::getenv("CRUXFORGE_VERDICTS"), std::ios::app);'
+        ' f << "CASE 0 PASS\\nDONE\\n"; }\n'
     )
     bad = "int main() { return x; }\n"
     r1, r2 = backend.execute(
-        [Program(id="ok", lang="cpp", source=ok), Program(id="bad", lang="cpp", source=bad, n_cases=2)]
+        [
+            Program(id="ok", lang="cpp", source=ok),
+            Program(id="bad", lang="cpp", source=bad, n_cases=2),
+        ]
     )
     assert r1.passed, r1
     assert [c.verdict for c in r2.cases] == [Verdict.compile_error] * 2

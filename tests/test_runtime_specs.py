@@ -59,7 +59,9 @@ def test_invalid_field_names_file_and_field(tmp_path: Path) -> None:
     d = _copy(tmp_path, "go")
     text = (d / "runtime.toml").read_text().replace("run_seconds = 5", "run_seconds = -1")
     (d / "runtime.toml").write_text(text)
-    with pytest.raises(RuntimeSpecError, match=r"(?s)go/runtime.toml: invalid runtime spec.*run_seconds"):
+    with pytest.raises(
+        RuntimeSpecError, match=r"(?s)go/runtime.toml: invalid runtime spec.*run_seconds"
+    ):
         load_spec("go", tmp_path)
 
 
@@ -72,7 +74,9 @@ def test_unknown_key_rejected(tmp_path: Path) -> None:
 
 def test_lang_mismatch(tmp_path: Path) -> None:
     d = _copy(tmp_path, "lua")
-    (d / "runtime.toml").write_text((d / "runtime.toml").read_text().replace('lang = "lua"', 'lang = "py"'))
+    (d / "runtime.toml").write_text(
+        (d / "runtime.toml").read_text().replace('lang = "lua"', 'lang = "py"')
+    )
     with pytest.raises(RuntimeSpecError, match=r"lua/runtime.toml: lang is 'py'"):
         load_spec("lua", tmp_path)
 

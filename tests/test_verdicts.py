@@ -30,7 +30,10 @@ def test_all_pass() -> None:
 
 
 def test_fail_and_error_lines() -> None:
-    text = 'CASE 0 PASS\nCASE 1 FAIL [1, "\U0001f600\u3000"]\nCASE 2 ERROR ZeroDivisionError: x\nDONE\n'
+    text = (
+        'CASE 0 PASS\nCASE 1 FAIL [1, "\U0001f600\u3000"]\n'
+        "CASE 2 ERROR ZeroDivisionError: x\nDONE\n"
+    )
     r = assemble_result(prog(expected=["1", "[2]", "3"]), compile=None, run=OK, verdict_text=text)
     c0, c1, c2 = r.cases
     assert c0.verdict is Verdict.passed

@@ -113,3 +113,17 @@ def cut_function(lang: str, source: str, entry: str) -> str:
             continue
         pieces.append(data[child.start_byte : child.end_byte].decode("utf-8"))
     return "\n".join(pieces)
+
+
+def text_after_function(lang: str, source: str, entry: str) -> str:
+    """The source besides the function ``entry`` and what comes before it: the harness, if any."""
+    found = [f for f in find_functions(lang, source) if f.name == entry]
+    if not found:
+        raise FunctionNotFound(f"no function named {entry!r} in the {lang} source")
+    node = found[0].node
+    data = source.encode("utf-8")
+    if parse_rules()[lang].scope == "definition":  # the harness may wrap it (a class)
+        return (data[: node.start_byte] + data[node.end_byte :]).decode("utf-8").strip()
+    while node.parent is not None and node.parent.parent is not None:
+        node = node.parent
+    return data[node.end_byte :].decode("utf-8").strip()

@@ -3,4 +3,11 @@
 from cruxforge.seeds.check import check_file, load_report, typed_seeds, write_report
 from cruxforge.seeds.intake import SeedFileError, read_seeds
 
-__all__ = ["SeedFileError", "check_file", "load_report", "read_seeds", "typed_seeds", "write_report"]
+__all__ = [
+    "SeedFileError",
+    "check_file",
+    "load_report",
+    "read_seeds",
+    "typed_seeds",
+    "write_report",
+]

@@ -51,7 +51,9 @@ def to_wire(v: Any) -> Any:
         return {"s": [to_wire(x) for x in v]}
     if isinstance(v, dict):
         return {"d": [[to_wire(k), to_wire(x)] for k, x in v.items()]}
-    raise UnsupportedValue(f"value of Python type {type(v).__name__!r} is outside the type language")
+    raise UnsupportedValue(
+        f"value of Python type {type(v).__name__!r} is outside the type language"
+    )
 
 
 def _norm(w: Any) -> Any:
@@ -154,7 +156,7 @@ def _run_seed(seed: dict[str, Any]) -> dict[str, Any]:
     try:
         wire_args = [to_wire(a) for a in call_args]
     except UnsupportedValue as e:
-        bad = next(p for p, a in zip(params, call_args) if not _encodable(a))
+        bad = next(p for p, a in zip(params, call_args, strict=False) if not _encodable(a))
         return _err("unsupported_value", "input", f"argument {bad!r}: {e}")
     try:
         wire_expected = to_wire(expected)
@@ -168,7 +170,8 @@ def _run_seed(seed: dict[str, Any]) -> dict[str, Any]:
     except (SeedTimeout, MemoryError):
         raise
     except BaseException as e:  # noqa: BLE001
-        return _err("raises", "call", f"the call raised {_describe(e)}", printed=captured.getvalue())
+        printed = captured.getvalue()
+        return _err("raises", "call", f"the call raised {_describe(e)}", printed=printed)
     finally:
         sys.stdout, sys.stderr = real_out, real_err
     printed = captured.getvalue()

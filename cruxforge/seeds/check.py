@@ -36,11 +36,11 @@ def check_intake(
 def _type_outcome(o: RunOutcome) -> SeedCheck:
     s = o.seed
     if o.reason is not None:
-        return SeedCheck(id=s.id, status="rejected", reason=o.reason)
+        return SeedCheck(id=s.id, status="rejected", reason=o.reason, typed=None)
     args = [from_wire(a) for a in o.args]
     sig = infer_signature(s.code, s.entry, o.params, args, from_wire(o.result), s.id)
     if isinstance(sig, Reason):
-        return SeedCheck(id=s.id, status="rejected", reason=sig)
+        return SeedCheck(id=s.id, status="rejected", reason=sig, typed=None)
     return SeedCheck(id=s.id, status="ok", signature=sig, typed=_typed(o, sig))
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cruxforge.models import SeedCheck
 from cruxforge.seeds.check import check_intake, summarize, write_report
 from cruxforge.seeds.intake import SeedFileError, read_seeds
 from cruxforge.seeds.validate import RunOptions
@@ -34,18 +36,26 @@ def _group() -> None:
 
 @seeds_app.command("check")
 def check(
-    seeds: Path = typer.Argument(..., help="Seed file: CRUXEval .jsonl, or .py with asserts."),
-    report: Path = typer.Option(..., "--report", help="Where to write the JSON report."),
-    timeout: float = typer.Option(5.0, "--timeout", min=0.1, help="Wall seconds per seed call."),
-    memory_mb: int = typer.Option(512, "--memory-mb", min=64, help="Address-space limit (MiB)."),
-    jobs: int = typer.Option(2, "--jobs", min=1, help="Seed-runner processes at once."),
+    seeds: Annotated[
+        Path, typer.Argument(help="Seed file: CRUXEval .jsonl, or .py with asserts.")
+    ],
+    report: Annotated[Path, typer.Option("--report", help="Where to write the JSON report.")],
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Wall seconds per seed call.")
+    ] = 5.0,
+    memory_mb: Annotated[
+        int, typer.Option("--memory-mb", min=64, help="Address-space limit (MiB).")
+    ] = 512,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Seed-runner processes at once.")] = 2,
 ) -> None:
     """Validate and type every seed of SEEDS and write a report of ok/rejected records."""
     console = Console(stderr=True)
     try:
         intake = read_seeds(seeds)
     except SeedFileError as e:
-        console.print(f"[red]error:[/red] cannot read seed file {e}", markup=True, highlight=False)
+        console.print(
+            f"[red]error:[/red] cannot read seed file {e}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(EXIT_UNREADABLE) from None
     options = RunOptions(timeout=timeout, memory_mb=memory_mb, jobs=jobs)
     started = time.monotonic()
@@ -64,7 +74,9 @@ def check(
     _print_summary(Console(), records, seconds, report)
 
 
-def _print_summary(console: Console, records: list, seconds: float, report: Path) -> None:  # type: ignore[type-arg]
+def _print_summary(
+    console: Console, records: list[SeedCheck], seconds: float, report: Path
+) -> None:
     s = summarize(records)
     table = Table(title=f"seeds check: {s['total']} records in {seconds:.1f} s")
     table.add_column("status / reason")

@@ -61,12 +61,17 @@ RESULT = "<result>"
 MAX_PASSES = 10
 
 STR_TO_STR = frozenset(
-    "upper lower strip lstrip rstrip replace capitalize title swapcase casefold center "
-    "ljust rjust zfill format expandtabs removeprefix removesuffix translate format_map".split()
+    {
+        "upper", "lower", "strip", "lstrip", "rstrip", "replace", "capitalize", "title",
+        "swapcase", "casefold", "center", "ljust", "rjust", "zfill", "format", "expandtabs",
+        "removeprefix", "removesuffix", "translate", "format_map",
+    }
 )
 STR_TO_BOOL = frozenset(
-    "isalpha isdigit isdecimal isnumeric isalnum isspace isupper islower istitle "
-    "isidentifier isprintable isascii startswith endswith".split()
+    {
+        "isalpha", "isdigit", "isdecimal", "isnumeric", "isalnum", "isspace", "isupper",
+        "islower", "istitle", "isidentifier", "isprintable", "isascii", "startswith", "endswith",
+    }
 )
 STR_ONLY = STR_TO_STR | STR_TO_BOOL | {"split", "rsplit", "splitlines", "partition",
                                        "rpartition", "find", "rfind", "rindex", "join",
@@ -116,14 +121,14 @@ def _find_def(code: str, entry: str) -> ast.FunctionDef | None:
 
 def _infer(code: str, entry: str, params: list[str], args: list[Any], result: Any) -> Signature:
     fn = _find_def(code, entry)
-    observed = [_safe_type(a, f"param {p!r}") for p, a in zip(params, args)]
+    observed = [_safe_type(a, f"param {p!r}") for p, a in zip(params, args, strict=False)]
     observed_result = _safe_type(result, "the result")
     if fn is None:  # validated seeds always have one; keep values-only types otherwise
         return _finish(entry, params, observed, observed_result, [], args, result)
     flow = Flow(fn)
     notes: list[str] = []
     annotations = {a.arg: a.annotation for a in fn.args.args + fn.args.kwonlyargs}
-    for p, t in zip(params, observed):
+    for p, t in zip(params, observed, strict=False):
         start = t
         ann = _annotation_type(annotations.get(p))
         if ann is not None and has_unknown(t):
@@ -162,7 +167,7 @@ def _infer(code: str, entry: str, params: list[str], args: list[Any], result: An
         flow.run()
 
     final_params: list[Type] = []
-    for p, t in zip(params, observed):
+    for p, t in zip(params, observed, strict=False):
         ft = flow.env[p]
         if p in flow.none_params and ft != NONE:
             ft = OptionalT(ft)
@@ -203,7 +208,7 @@ def _finish(
 ) -> Signature:
     """Last safety net: filled, and every example value must be a member of its type."""
     fixed: list[Type] = []
-    for i, (p, t) in enumerate(zip(params, ptypes)):
+    for i, (p, t) in enumerate(zip(params, ptypes, strict=False)):
         t = _fill(t, INT) if has_unknown(t) else t
         if not conforms(args[i], t):
             base = observed[i] if observed else _safe_type(args[i], p)
@@ -217,7 +222,7 @@ def _finish(
         notes.append(f"result: code-derived type did not fit the value; kept {rtype}")
     return Signature(
         name=name,
-        params=[Param(name=p, type=str(t)) for p, t in zip(params, fixed)],
+        params=[Param(name=p, type=str(t)) for p, t in zip(params, fixed, strict=False)],
         result=str(rtype),
         notes=notes,
     )
@@ -299,7 +304,7 @@ def _ann(n: ast.expr) -> Type:
     if isinstance(n, ast.Constant) and isinstance(n.value, str):
         return _ann(ast.parse(n.value, mode="eval").body)
     if isinstance(n, ast.Name):
-        simple = {"int": INT, "float": FLOAT, "bool": BOOL, "str": STR, "None": NONE,
+        simple: dict[str, Type] = {"int": INT, "float": FLOAT, "bool": BOOL, "str": STR, "None": NONE,
                   "list": ListT(UNKNOWN), "List": ListT(UNKNOWN), "set": SetT(UNKNOWN),
                   "Set": SetT(UNKNOWN), "dict": DictT(UNKNOWN, UNKNOWN),
                   "Dict": DictT(UNKNOWN, UNKNOWN)}
@@ -614,7 +619,7 @@ class Flow:
                 self.refine_expr(e.value, ListT(hint))
         elif isinstance(e, (ast.Tuple, ast.List)) and isinstance(hint, TupleT):
             if len(e.elts) == len(hint.elems):
-                for x, h in zip(e.elts, hint.elems):
+                for x, h in zip(e.elts, hint.elems, strict=False):
                     self.refine_expr(x, h)
         elif isinstance(e, (ast.Tuple, ast.List)) and isinstance(hint, ListT):
             for x in e.elts:
@@ -784,7 +789,7 @@ class Flow:
                 self.refine_elem(it.args[0], tt)
                 return
             if it.func.id == "zip" and isinstance(tt, TupleT) and len(tt.elems) == len(it.args):
-                for a, t in zip(it.args, tt.elems):
+                for a, t in zip(it.args, tt.elems, strict=False):
                     self.refine_elem(a, t)
                 return
             return
@@ -828,7 +833,7 @@ class Flow:
             if m == "update" and isinstance(rt, DictT):
                 self.refine_expr(recv, at)
                 self.refine_expr(args[0], rt)
-            elif isinstance(rt, (ListT, SetT)) or isinstance(rt, Unknown):
+            elif isinstance(rt, (ListT, SetT, Unknown)):
                 self.refine_elem(recv, iter_elem(at))
                 self.refine_elem(args[0], iter_elem(self.etype(recv)))
         elif m == "setdefault" and args:
@@ -840,7 +845,7 @@ class Flow:
 
     def _compare_rule(self, n: ast.Compare) -> None:
         left = n.left
-        for op, right in zip(n.ops, n.comparators):
+        for op, right in zip(n.ops, n.comparators, strict=False):
             if isinstance(op, (ast.Is, ast.IsNot, ast.Eq, ast.NotEq)) and (
                 _is_none(left) or _is_none(right)
             ):

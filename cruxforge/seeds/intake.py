@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cruxforge.models import SeedCheck, Seed
+from cruxforge.models import Seed, SeedCheck
 from cruxforge.seeds.reasons import make_reason
 
 REQUIRED_FIELDS = ("code", "input", "output", "id")
@@ -74,7 +74,8 @@ def _read_text(p: Path) -> str:
 
 
 def _reject(rec_id: str, code: str, field_: str, cause: str) -> SeedCheck:
-    return SeedCheck(id=rec_id, status="rejected", reason=make_reason(code, rec_id, field_, cause))
+    reason = make_reason(code, rec_id, field_, cause)
+    return SeedCheck(id=rec_id, status="rejected", reason=reason, typed=None)
 
 
 def _read_jsonl(p: Path, text: str) -> Intake:
@@ -209,8 +210,9 @@ def _closure_source(text: str, defs: list[tuple[ast.stmt, set[str]]], wanted: se
                 break
     parts = [ast.get_source_segment(text, defs[i][0], padded=True) or ast.unparse(defs[i][0])
              for i in sorted(chosen)]
-    return "\n\n".join(_with_decorators(text, defs[i][0], s) for i, s in zip(sorted(chosen), parts)
-                       ) + "\n"
+    order = sorted(chosen)
+    blocks = [_with_decorators(text, defs[i][0], s) for i, s in zip(order, parts, strict=True)]
+    return "\n\n".join(blocks) + "\n"
 
 
 def _with_decorators(text: str, node: ast.stmt, src: str) -> str:

@@ -19,6 +19,7 @@ Why this shape:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -168,7 +169,9 @@ def _fail(code: str, field: str, message: str) -> dict[str, Any]:
     return {"ok": False, "code": code, "field": field, "message": message}
 
 
-def _run_child(seeds: Sequence[Seed], hash_seed: int, opts: RunOptions) -> dict[str, dict[str, Any]]:
+def _run_child(
+    seeds: Sequence[Seed], hash_seed: int, opts: RunOptions
+) -> dict[str, dict[str, Any]]:
     """One child over ``seeds``; stops at the first seed that hangs or kills it."""
     out: dict[str, dict[str, Any]] = {}
     job = {
@@ -243,7 +246,5 @@ def _run_child(seeds: Sequence[Seed], hash_seed: int, opts: RunOptions) -> dict[
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
