@@ -304,10 +304,11 @@ def _ann(n: ast.expr) -> Type:
     if isinstance(n, ast.Constant) and isinstance(n.value, str):
         return _ann(ast.parse(n.value, mode="eval").body)
     if isinstance(n, ast.Name):
-        simple: dict[str, Type] = {"int": INT, "float": FLOAT, "bool": BOOL, "str": STR, "None": NONE,
-                  "list": ListT(UNKNOWN), "List": ListT(UNKNOWN), "set": SetT(UNKNOWN),
-                  "Set": SetT(UNKNOWN), "dict": DictT(UNKNOWN, UNKNOWN),
-                  "Dict": DictT(UNKNOWN, UNKNOWN)}
+        simple: dict[str, Type] = {
+            "int": INT, "float": FLOAT, "bool": BOOL, "str": STR, "None": NONE,
+            "list": ListT(UNKNOWN), "List": ListT(UNKNOWN), "set": SetT(UNKNOWN),
+            "Set": SetT(UNKNOWN), "dict": DictT(UNKNOWN, UNKNOWN), "Dict": DictT(UNKNOWN, UNKNOWN),
+        }
         if n.id in simple:
             return simple[n.id]
     if isinstance(n, ast.BinOp) and isinstance(n.op, ast.BitOr):
