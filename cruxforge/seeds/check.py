@@ -67,7 +67,11 @@ def summarize(records: list[SeedCheck]) -> dict[str, Any]:
 
 def write_report(path: Path | str, source: str, records: list[SeedCheck],
                  seconds: float | None = None) -> None:
-    """Write the versioned report object (see docs/seeds.md for the layout)."""
+    """Write the versioned report: ``{format, kind, source, seconds, summary, records}``.
+
+    ``records`` are ``SeedCheck`` dumps; ok ones carry ``signature`` and ``typed`` (the
+    ``TypedSeed`` with wire-encoded args/result) so later stages need not re-run seeds.
+    """
     doc = {
         "format": FORMAT_VERSION,
         "kind": REPORT_KIND,

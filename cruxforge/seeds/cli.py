@@ -78,7 +78,8 @@ def _print_summary(
     console: Console, records: list[SeedCheck], seconds: float, report: Path
 ) -> None:
     s = summarize(records)
-    table = Table(title=f"seeds check: {s['total']} records in {seconds:.1f} s")
+    console.print(f"seeds check: {s['total']} records in {seconds:.1f} s", highlight=False)
+    table = Table()
     table.add_column("status / reason")
     table.add_column("count", justify="right")
     for status in ("ok", "rejected"):

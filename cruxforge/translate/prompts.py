@@ -1,0 +1,60 @@
+"""Prompt templates (files in cruxforge/prompts/) filled for one seed and language."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+
+from cruxforge.models import TypedSeed
+from transition_rules.engine import rules_for
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+FEWSHOT_DIR = Path(__file__).resolve().parents[2] / "seeds" / "demo_reference"
+FEWSHOT_SEED = "demo_5"  # a short function with a list, written for the project
+
+FENCE = {"cs": "csharp", "jl": "julia", "js": "javascript", "pl": "perl", "py": "python",
+         "rb": "ruby", "rkt": "racket", "rs": "rust", "sh": "bash", "ts": "typescript"}
+
+
+@cache
+def template(name: str) -> str:
+    return (PROMPTS_DIR / f"{name}.txt").read_text(encoding="utf-8")
+
+
+def prompts_hash() -> str:
+    """Hash of every prompt template (recorded in manifests and transcripts)."""
+    h = hashlib.sha256()
+    for p in sorted(PROMPTS_DIR.glob("*.txt")):
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def fence(lang: str) -> str:
+    return FENCE.get(lang, lang)
+
+
+def _fewshot(lang: str, seed_id: str, fewshot_code: dict[str, str] | None) -> str:
+    if not fewshot_code or FEWSHOT_SEED not in fewshot_code or seed_id == FEWSHOT_SEED:
+        return ""
+    python, target = fewshot_code.get("__python__", ""), fewshot_code[FEWSHOT_SEED]
+    return template("fewshot").format(
+        python=python, target=target, fence=fence(lang), lang_name=rules_for(lang).name
+    )
+
+
+def translate_messages(
+    seed: TypedSeed, lang: str, stub: str, fewshot_code: dict[str, str] | None = None
+) -> list[dict[str, str]]:
+    rules = rules_for(lang)
+    user = template("translate").format(
+        lang_name=rules.name, python=seed.code.strip(), stub=stub, fence=fence(lang),
+        fewshot=_fewshot(lang, seed.id, fewshot_code),
+    )
+    return [{"role": "system", "content": template("system")}, {"role": "user", "content": user}]
+
+
+def repair_message(kind: str, lang: str, **fields: str) -> dict[str, str]:
+    rules = rules_for(lang)
+    text = template(kind).format(lang_name=rules.name, fence=fence(lang), **fields)
+    return {"role": "user", "content": text}

@@ -1,0 +1,118 @@
+"""Taking a usable function out of whatever a model answered.
+
+Models wrap code in fences or not, add prose, put imports above the function, return a
+Java method without its class or a whole program with its own ``main``. We take what is
+usable and say precisely what isn't: every problem becomes a repairable diagnostic, like
+a compile error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from transition_rules.parsing import FunctionNotFound, cut_function, find_functions, syntax_errors
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+_PYTHON_CALL = re.compile(r"\bpython[0-9.]*\b|\bpy_compile\b|\bPyRun_", re.I)
+
+# fence tags that name each language (what models write after ```)
+FENCE_TAGS = {
+    "cpp": {"cpp", "c++", "cxx", "cc"}, "cs": {"cs", "csharp", "c#"}, "d": {"d", "dlang"},
+    "go": {"go", "golang"}, "java": {"java"}, "jl": {"julia", "jl"},
+    "js": {"js", "javascript", "node"}, "lua": {"lua"}, "php": {"php"}, "pl": {"perl", "pl"},
+    "py": {"python", "py", "python3"}, "r": {"r"}, "rb": {"ruby", "rb"},
+    "rkt": {"racket", "rkt", "scheme", "lisp"}, "rs": {"rust", "rs"}, "scala": {"scala"},
+    "sh": {"bash", "sh", "shell", "zsh"}, "swift": {"swift"}, "ts": {"typescript", "ts"},
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Extracted:
+    code: str | None  # the function (with what it needs), or None
+    problem: str | None  # why nothing usable was found, as a diagnostic for the model
+
+
+def _blocks(text: str) -> list[tuple[str, str]]:
+    return [(m.group(1).lower(), m.group(2)) for m in _FENCE.finditer(text)]
+
+
+def extract_function(
+    lang: str, text: str, entry: str, *, arity: int | None = None, forbidden: list[str] | None = None
+) -> Extracted:
+    """The function ``entry`` from a model's answer in ``lang``, or a precise problem."""
+    if not text or not text.strip():
+        return Extracted(None, "the answer was empty")
+    blocks = _blocks(text)
+    tags = FENCE_TAGS.get(lang, {lang})
+    wrong = [t for t, _ in blocks if t and t not in tags]
+    candidates = [b for t, b in blocks if not t or t in tags] or ([text] if not blocks else [])
+    if not candidates:
+        return Extracted(
+            None, f"the code block is marked as {', '.join(sorted(set(wrong)))}, not {lang}"
+        )
+    problems = []
+    for block in sorted(candidates, key=lambda b: entry not in b):
+        try:
+            code = cut_function(lang, block, entry)
+        except FunctionNotFound as e:
+            problems.append(str(e))
+            continue
+        errs = syntax_errors(lang, code)
+        if errs:
+            problems.append(f"the function does not parse as {lang}: " + "; ".join(errs))
+            continue
+        if arity is not None:
+            n = count_parameters(lang, block, entry)
+            if n is not None and n != arity:
+                problems.append(f"function {entry!r} takes {n} parameters; the signature has {arity}")
+                continue
+        if _PYTHON_CALL.search(code):
+            problems.append("the function calls out to a Python interpreter; translate it instead")
+            continue
+        for lit in forbidden or []:
+            if lit and lit in code:
+                problems.append(
+                    f"the function embeds the expected output literal {lit[:80]!r}; compute it instead"
+                )
+                break
+        else:
+            return Extracted(code, None)
+    if wrong and not problems:
+        problems.append(f"the answer is in {', '.join(sorted(set(wrong)))}, not {lang}")
+    return Extracted(None, problems[0] if problems else f"no {lang} function {entry!r} found")
+
+
+_PARAM_NODES = {
+    "parameter", "parameter_declaration", "formal_parameter", "required_parameter",
+    "optional_parameter", "simple_parameter", "typed_parameter", "default_parameter",
+    "typed_default_parameter", "identifier", "variadic_parameter", "spread_parameter",
+}
+
+
+def count_parameters(lang: str, source: str, entry: str) -> int | None:
+    """Parameters of ``entry`` where the grammar shows a parameter list; else None."""
+    found = [f for f in find_functions(lang, source) if f.name == entry]
+    if not found:
+        return None
+    node = found[0].node
+    direct = [c for c in node.named_children if c.type == "parameter"]  # Swift
+    if direct:
+        return len(direct)
+    stack = list(node.children)
+    while stack:
+        n = stack.pop(0)
+        if n.type in ("parameters", "parameter_list", "formal_parameters", "method_parameters"):
+            return sum(_names_in(c) for c in n.named_children if c.type in _PARAM_NODES)
+        if n.type in ("block", "compound_statement", "statement_block", "function_body", "body_statement"):
+            continue
+        stack.extend(n.children)
+    return None
+
+
+def _names_in(param: object) -> int:
+    """Go declares `a, b int` as one parameter of two names."""
+    if getattr(param, "type", "") == "parameter_declaration":
+        names = [c for c in param.named_children if c.type == "identifier"]  # type: ignore[attr-defined]
+        return max(1, len(names))
+    return 1
