@@ -71,10 +71,10 @@ def _mutations(v: Any, t: Type, rng: random.Random) -> list[Any]:
             out += [v[:i] + [m] + v[i + 1 :] for m in _mutations(v[i], t.elem, rng)[:2]]
         return out
     if isinstance(t, SetT):
-        out: list[Any] = [set(), v | {example_value(t.elem)}]
+        sets: list[Any] = [set(), v | {example_value(t.elem)}]
         if v:
-            out.append(set(list(v)[1:]))
-        return out
+            sets.append(set(list(v)[1:]))
+        return sets
     if isinstance(t, DictT):
         out = [{}, {**v, example_value(t.key): example_value(t.value)}]
         if v:
@@ -85,7 +85,10 @@ def _mutations(v: Any, t: Type, rng: random.Random) -> list[Any]:
     if isinstance(t, TupleT):
         out = []
         for i, (x, e) in enumerate(zip(v, t.elems)):
-            out += [tuple(m if j == i else y for j, y in enumerate(v)) for m in _mutations(x, e, rng)[:2]]
+            out += [
+                tuple(m if j == i else y for j, y in enumerate(v))
+                for m in _mutations(x, e, rng)[:2]
+            ]
         return out
     return []
 
@@ -122,7 +125,10 @@ def _generated(types: list[Type], count: int) -> list[tuple[Any, ...]]:
     out: list[tuple[Any, ...]] = []
 
     @settings(
-        max_examples=count, database=None, derandomize=True, deadline=None,
+        max_examples=count,
+        database=None,
+        derandomize=True,
+        deadline=None,
         suppress_health_check=list(HealthCheck),
     )
     @given(st.tuples(*(strategy_for(t) for t in types)))
@@ -136,7 +142,9 @@ def _generated(types: list[Type], count: int) -> list[tuple[Any, ...]]:
 # ---------------------------------------------------------------- selection
 
 
-def candidate_inputs(seed: TypedSeed, want: int = DEFAULT_COUNT, rng_seed: int = 0) -> list[tuple[Any, ...]]:
+def candidate_inputs(
+    seed: TypedSeed, want: int = DEFAULT_COUNT, rng_seed: int = 0
+) -> list[tuple[Any, ...]]:
     """Distinct argument tuples of the seed's parameter types, mutations first."""
     types = seed.signature.param_types()
     base = tuple(seed.arg_values())
@@ -190,8 +198,14 @@ def agreement_cases(
 def probe_seed(seed: TypedSeed, args: tuple[Any, ...], index: int) -> Seed:
     """A pseudo-seed calling the seed's function on generated arguments."""
     text = ", ".join(_py_literal(a) for a in args)
-    return Seed(id=f"{seed.id}#agree{index}", code=seed.code, input=text, output="None",
-                entry=seed.entry, source=f"agreement input {index} of {seed.id}")
+    return Seed(
+        id=f"{seed.id}#agree{index}",
+        code=seed.code,
+        input=text,
+        output="None",
+        entry=seed.entry,
+        source=f"agreement input {index} of {seed.id}",
+    )
 
 
 def _py_literal(v: Any) -> str:
@@ -232,13 +246,21 @@ def python_run_calls(
     for p in probes:
         recs = [r.get(p.id) for r in runs]
         usable = all(
-            r is not None and "result" in r and (r["ok"] or r["code"] == "output_mismatch")
+            r is not None
+            and "result" in r
+            and (r["ok"] or r["code"] == "output_mismatch")
             and not r.get("printed")
             for r in recs
         )
         if not usable:
-            why = next((f"{r['code']}: {r['message']}" for r in recs if r and not r["ok"]
-                        and r["code"] != "output_mismatch"), "no usable result")
+            why = next(
+                (
+                    f"{r['code']}: {r['message']}"
+                    for r in recs
+                    if r and not r["ok"] and r["code"] != "output_mismatch"
+                ),
+                "no usable result",
+            )
             out.append(RuntimeError(why))
         elif strict_key(recs[0]["result"]) != strict_key(recs[1]["result"]):  # type: ignore[index]
             out.append(RuntimeError("nondeterministic on this input"))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from cruxforge.models import SeedCheck, TypedSeed
+from cruxforge.models import Reason, SeedCheck, TypedSeed
 from cruxforge.translators.reference import BenchmarkItem, read_benchmark
 from runtimes.backend import Backend, Program, RunResult
 from transition_rules.engine import Unsupported, check_seed, harness_program, rules_for
@@ -70,7 +70,7 @@ def _audit_language(
     lang: str,
     items: list[BenchmarkItem],
     typed: dict[str, TypedSeed],
-    rejected: dict[str, object],
+    rejected: dict[str, Reason | None],
     backend: Backend,
 ) -> list[AuditRecord]:
     rules = rules_for(lang)
@@ -84,7 +84,7 @@ def _audit_language(
         if seed is None:
             why = rejected.get(it.seed_id)
             rec.reason = (
-                f"seed {it.seed_id} was rejected: {why.message}"  # type: ignore[attr-defined]
+                f"seed {it.seed_id} was rejected: {why.message}"
                 if why is not None
                 else f"id {it.id!r} is not in the seed file (looked for seed {it.seed_id})"
             )
@@ -101,15 +101,22 @@ def _audit_language(
         idx = len(recs)
         recs.append(rec)
         if function is not None and seed is not None:
-            programs.append(harness_program(rules, seed, function, program_id=f"{it.seed_id}:{lang}:own"))
+            programs.append(
+                harness_program(rules, seed, function, program_id=f"{it.seed_id}:{lang}:own")
+            )
             slots.append((idx, "own"))
         if function is not None and not text_after_function(lang, it.code, seed.entry):  # type: ignore[union-attr]
-            rec.published_detail = "the item's code is the function alone: no published harness to run"
+            rec.published_detail = (
+                "the item's code is the function alone: no published harness to run"
+            )
             continue
         programs.append(
             Program(
-                id=f"{it.seed_id}:{lang}:published", lang=lang, source=it.code,
-                n_cases=1, judge="exit_status",
+                id=f"{it.seed_id}:{lang}:published",
+                lang=lang,
+                source=it.code,
+                n_cases=1,
+                judge="exit_status",
             )
         )
         slots.append((idx, "published"))

@@ -31,7 +31,10 @@ def audit_command(
     try:
         with get_backend(backend) as b, console.status("auditing") as status:
             records = audit(
-                benchmark, checks, b, langs,
+                benchmark,
+                checks,
+                b,
+                langs,
                 progress=lambda lang, i, n: status.update(f"auditing {lang} ({i + 1}/{n})"),
             )
     except BenchmarkError as e:
@@ -39,22 +42,39 @@ def audit_command(
         raise typer.Exit(2) from None
     path = write_audit(records, out)
     table = Table(title=f"audit of {benchmark}")
-    for col in ("lang", "items", "own passed", "own failed", "own skipped",
-                "published passed", "published failed", "published not run"):
+    for col in (
+        "lang",
+        "items",
+        "own passed",
+        "own failed",
+        "own skipped",
+        "published passed",
+        "published failed",
+        "published not run",
+    ):
         table.add_column(col, justify="right" if col != "lang" else "left")
     for lang, c in sorted(summarize(records).items()):
         own_failed = c["items"] - c["own_passed"] - c["own_skipped"]
         pub_failed = c["items"] - c["published_passed"] - c["published_not_run"]
-        table.add_row(lang, str(c["items"]), str(c["own_passed"]), str(own_failed),
-                      str(c["own_skipped"]), str(c["published_passed"]), str(pub_failed),
-                      str(c["published_not_run"]))
+        table.add_row(
+            lang,
+            str(c["items"]),
+            str(c["own_passed"]),
+            str(own_failed),
+            str(c["own_skipped"]),
+            str(c["published_passed"]),
+            str(pub_failed),
+            str(c["published_not_run"]),
+        )
     console.print(table)
     console.print(f"wrote {path}")
 
 
 def export_command(
     seeds: Annotated[Path, typer.Option(help="the seed file (CRUXEval JSONL or .py)")],
-    references: Annotated[Path, typer.Option(help="benchmark folder the reference translator reads")],
+    references: Annotated[
+        Path, typer.Option(help="benchmark folder the reference translator reads")
+    ],
     out: Annotated[Path, typer.Option(help="output folder for <lang>.jsonl items")],
     languages: Annotated[str, typer.Option(help="comma-separated language ids, or 'all'")] = "all",
 ) -> None:
@@ -66,7 +86,9 @@ def export_command(
 
     langs = list(LANGUAGES) if languages == "all" else [x.strip() for x in languages.split(",")]
     typed = [c.typed for c in check_file(seeds) if c.typed is not None]
-    counts, skips = export_benchmark(typed, get_translator("reference", folder=references), langs, out)
+    counts, skips = export_benchmark(
+        typed, get_translator("reference", folder=references), langs, out
+    )
     table = Table(title=f"exported to {out}")
     table.add_column("lang")
     table.add_column("items", justify="right")

@@ -12,10 +12,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
+    from cruxforge.audit_cli import audit_command, export_command
     from cruxforge.seeds.cli import seeds_app
     from runtimes.cli import register as register_runtimes
-
-    from cruxforge.audit_cli import audit_command, export_command
 
     app.add_typer(seeds_app, name="seeds")
     register_runtimes(app)

@@ -14,7 +14,13 @@ from pydantic import BaseModel
 
 from cruxforge.models import TypedSeed
 from cruxforge.translators import TranslationUnavailable, Translator
-from transition_rules.engine import Unsupported, check_seed, render_published, render_stub, rules_for
+from transition_rules.engine import (
+    Unsupported,
+    check_seed,
+    render_published,
+    render_stub,
+    rules_for,
+)
 
 
 class ExportSkip(BaseModel):

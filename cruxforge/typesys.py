@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Union as _U
 
 PRIMITIVES = ("int", "float", "bool", "str", "None")
 MAX_UNION_ARMS = 4
@@ -82,7 +81,7 @@ class UnionT:
         return "Union[" + ", ".join(map(str, self.arms)) + "]"
 
 
-Type = _U[Prim, Unknown, ListT, SetT, TupleT, DictT, OptionalT, UnionT]
+Type = Prim | Unknown | ListT | SetT | TupleT | DictT | OptionalT | UnionT
 
 INT, FLOAT, BOOL, STR, NONE = (Prim(n) for n in PRIMITIVES)
 UNKNOWN = Unknown()
@@ -222,11 +221,7 @@ def refine(t: Type, hint: Type) -> Type:
         return SetT(refine(t.elem, hint.elem))
     if isinstance(t, DictT) and isinstance(hint, DictT):
         return DictT(refine(t.key, hint.key), refine(t.value, hint.value))
-    if (
-        isinstance(t, TupleT)
-        and isinstance(hint, TupleT)
-        and len(t.elems) == len(hint.elems)
-    ):
+    if isinstance(t, TupleT) and isinstance(hint, TupleT) and len(t.elems) == len(hint.elems):
         return TupleT(tuple(refine(a, b) for a, b in zip(t.elems, hint.elems)))
     if isinstance(t, OptionalT):
         inner_hint = hint.inner if isinstance(hint, OptionalT) else hint

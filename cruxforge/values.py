@@ -55,7 +55,9 @@ def to_wire(v: Any) -> Any:
         return {"s": [to_wire(x) for x in v]}
     if isinstance(v, dict):
         return {"d": [[to_wire(k), to_wire(x)] for k, x in v.items()]}
-    raise UnsupportedValue(f"value of Python type {type(v).__name__!r} is outside the type language")
+    raise UnsupportedValue(
+        f"value of Python type {type(v).__name__!r} is outside the type language"
+    )
 
 
 def from_wire(w: Any) -> Any:
@@ -129,7 +131,9 @@ def canonical(v: Any) -> str:
         return "{" + ", ".join(canonical(x) for x in v) + "}"
     if isinstance(v, dict):
         return "{" + ", ".join(f"{canonical(k)}: {canonical(x)}" for k, x in v.items()) + "}"
-    raise UnsupportedValue(f"value of Python type {type(v).__name__!r} is outside the type language")
+    raise UnsupportedValue(
+        f"value of Python type {type(v).__name__!r} is outside the type language"
+    )
 
 
 class CanonicalSyntaxError(ValueError):
@@ -167,7 +171,7 @@ class _Reader:
 
     def string(self) -> str:
         self.expect('"')
-        out = []
+        out: list[str] = []
         s = self.s
         while True:
             if self.i >= len(s):

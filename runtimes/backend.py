@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field
 
 
-class Verdict(str, enum.Enum):
+class Verdict(enum.StrEnum):
     passed = "passed"
     wrong_answer = "wrong_answer"
     runtime_error = "runtime_error"

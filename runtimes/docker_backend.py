@@ -275,7 +275,11 @@ class _Worker:
             ipc_mode="private",
             working_dir="/work",
             environment={"PATH": PATH, "HOME": HOME, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
-            labels={LABEL: spec.lang, f"{LABEL}.owner-pid": str(_pid())},
+            labels={
+                LABEL: spec.lang,
+                f"{LABEL}.owner-pid": str(_pid()),
+                f"{LABEL}.owner-host": socket.gethostname(),
+            },
             stdin_open=False,
             tty=False,
         )
@@ -474,6 +478,34 @@ def _subst(text: str, spec: RuntimeSpec, workdir: str) -> str:
     )
 
 
+def _reap_orphans(client: Any) -> None:
+    """Remove worker containers whose owning process is gone (e.g. it was SIGKILLed)."""
+    import os
+
+    try:
+        found = client.containers.list(all=True, filters={"label": LABEL})
+    except Exception:
+        return
+    for c in found:
+        try:
+            owner = int(c.labels.get(f"{LABEL}.owner-pid", "0"))
+        except ValueError:
+            owner = 0
+        if owner == os.getpid() or c.labels.get(f"{LABEL}.owner-host") != socket.gethostname():
+            continue
+        alive = owner > 0
+        if alive:
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                alive = False
+            except PermissionError:
+                pass
+        if not alive:
+            with contextlib.suppress(Exception):
+                c.remove(force=True)
+
+
 _LIVE: weakref.WeakSet[DockerBackend] = weakref.WeakSet()
 
 
@@ -507,6 +539,7 @@ class DockerBackend(Backend):
     def client(self) -> Any:
         if self._client is None:
             self._client = docker_client(timeout=300)
+            _reap_orphans(self._client)
         return self._client
 
     def _engine_error(self) -> str | None:

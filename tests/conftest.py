@@ -27,7 +27,9 @@ def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "report.json"
     subprocess.run(
         ["cruxforge", "seeds", "check", str(DEMO_SEEDS), "--report", str(out)],
-        check=True, capture_output=True, cwd=ROOT,
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
     )
     return out
 

@@ -38,8 +38,10 @@ def test_missing_rule_file_is_an_error(tmp_path: Path) -> None:
 def test_unknown_hook_is_an_error(tmp_path: Path) -> None:
     here = Path(load_rules.__code__.co_filename).parent / "rules"
     (tmp_path / "_base.toml").write_text((here / "_base.toml").read_text())
-    text = (here / "py.toml").read_text().replace(
-        'extends = "_base"', 'extends = "_base"\nhooks = ["no_such_hook"]'
+    text = (
+        (here / "py.toml")
+        .read_text()
+        .replace('extends = "_base"', 'extends = "_base"\nhooks = ["no_such_hook"]')
     )
     (tmp_path / "py.toml").write_text(text)
     with pytest.raises(RuleError, match="unknown hook 'no_such_hook'"):

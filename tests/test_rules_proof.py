@@ -85,8 +85,10 @@ def test_demo_harnesses_pass_and_mutants_fail(lang: str, demo_report: Path) -> N
     for (sid, kind), r in zip(labels, results):
         want = Verdict.passed if kind == "gold" else Verdict.wrong_answer
         if r.verdict is not want:
-            bad.append(f"{sid} {kind}: {r.verdict.value} {r.cases[0].message if r.cases else ''} "
-                       f"{r.compile_output[-300:]}")
+            bad.append(
+                f"{sid} {kind}: {r.verdict.value} {r.cases[0].message if r.cases else ''} "
+                f"{r.compile_output[-300:]}"
+            )
     assert not bad, "\n".join(bad)
     assert programs, f"{lang}: every demo seed skipped"
     assert skipped <= 12, f"{lang}: {skipped} of the demo seeds skipped"
@@ -108,7 +110,9 @@ def test_roundtrip_generated_values(lang: str) -> None:
     rules = rules_for(lang)
     collected: list[tuple[object, object]] = []
 
-    @settings(max_examples=40, suppress_health_check=list(HealthCheck), deadline=None, database=None)
+    @settings(
+        max_examples=40, suppress_health_check=list(HealthCheck), deadline=None, database=None
+    )
     @given(
         st.one_of(
             st.lists(st.integers(min_value=-(2**31), max_value=2**31), max_size=5),

@@ -76,7 +76,8 @@ def test_published_python_items_of_real_seeds_pass_as_published(tmp_path: Path) 
     report = tmp_path / "r.json"
     subprocess.run(
         ["cruxforge", "seeds", "check", str(SHARED_SEEDS), "--report", str(report)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     rules = rules_for("py")
     failures = []
@@ -84,9 +85,18 @@ def test_published_python_items_of_real_seeds_pass_as_published(tmp_path: Path) 
     assert len(seeds) >= 392
     for seed in seeds:
         item = render_published(rules, seed, seed.code)
-        mutated = item.output_reasoning.replace(
-            MASK, render_literal(rules, mutate(seed.result_value(), seed.signature.result_type()), seed.signature.result_type())
-        ) if seed.signature.result != "None" else None
+        mutated = (
+            item.output_reasoning.replace(
+                MASK,
+                render_literal(
+                    rules,
+                    mutate(seed.result_value(), seed.signature.result_type()),
+                    seed.signature.result_type(),
+                ),
+            )
+            if seed.signature.result != "None"
+            else None
+        )
         prog = item.code
         run = subprocess.run([sys.executable, "-c", prog], capture_output=True, timeout=30)
         if run.returncode != 0:

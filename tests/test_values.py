@@ -9,14 +9,32 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cruxforge.typesys import (
-    FLOAT, INT, STR, DictT, ListT, OptionalT, SetT, TupleT, UnionT, parse_type, type_of_value,
+    FLOAT,
+    INT,
+    STR,
+    DictT,
+    ListT,
+    OptionalT,
+    SetT,
+    TupleT,
+    UnionT,
+    parse_type,
+    type_of_value,
 )
 from cruxforge.values import (
-    CanonicalSyntaxError, canonical, from_wire, parse_canonical, to_wire, values_equal,
+    CanonicalSyntaxError,
+    canonical,
+    from_wire,
+    parse_canonical,
+    to_wire,
+    values_equal,
 )
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.text(),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(),
     st.floats(allow_nan=False, allow_infinity=False),
 )
 values = st.recursive(
@@ -71,7 +89,10 @@ def test_type_directed_parsing_accepts_language_spellings() -> None:
     assert parse_canonical("(7,)", TupleT((INT,))) == (7,)
     assert parse_canonical("{}", SetT(INT)) == set()
     assert parse_canonical("null", OptionalT(INT)) is None
-    assert parse_canonical('{"a": [1,2], "b": []}', DictT(STR, ListT(INT))) == {"a": [1, 2], "b": []}
+    assert parse_canonical('{"a": [1,2], "b": []}', DictT(STR, ListT(INT))) == {
+        "a": [1, 2],
+        "b": [],
+    }
     assert parse_canonical('"\\ud83d\\ude00"', STR) == "😀"
     assert parse_canonical('"x"', UnionT((INT, STR))) == "x"
 
@@ -97,6 +118,13 @@ def test_equality_tolerates_float_noise_but_not_type_changes() -> None:
 
 
 def test_type_text_round_trips() -> None:
-    for text in ["int", "list[tuple[int, str]]", "dict[str, Optional[list[float]]]",
-                 "set[int]", "tuple[()]", "Union[int, str]", "Optional[Union[int, str]]"]:
+    for text in [
+        "int",
+        "list[tuple[int, str]]",
+        "dict[str, Optional[list[float]]]",
+        "set[int]",
+        "tuple[()]",
+        "Union[int, str]",
+        "Optional[Union[int, str]]",
+    ]:
         assert str(parse_type(text)) == text

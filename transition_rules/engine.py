@@ -83,7 +83,9 @@ def load_rules(lang: str, directory: Path = RULES_DIR) -> RuleFile:
     except ValidationError as e:
         raise RuleError(f"{directory / (lang + '.toml')}: invalid rule file:\n{e}") from None
     if rules.lang != lang:
-        raise RuleError(f"{directory / (lang + '.toml')}: lang is {rules.lang!r}, expected {lang!r}")
+        raise RuleError(
+            f"{directory / (lang + '.toml')}: lang is {rules.lang!r}, expected {lang!r}"
+        )
     for h in rules.hooks:
         if h not in hooks.HOOKS:
             raise RuleError(f"{lang}: unknown hook {h!r}; known: {sorted(hooks.HOOKS)}")
@@ -137,23 +139,38 @@ def check_type(rules: RuleFile, t: Type, *, is_result: bool = False) -> None:
         if kind == "unknown":
             raise Unsupported("unresolved_type", f"type {t} still holds an unresolved '?'")
         if kind in rules.unsupported:
-            raise Unsupported(f"unsupported_{kind}", f"{rules.name}: {rules.unsupported[kind]} (in {t})")
+            raise Unsupported(
+                f"unsupported_{kind}", f"{rules.name}: {rules.unsupported[kind]} (in {t})"
+            )
         if kind == "union" and rules.types.union is None:
-            raise Unsupported("unsupported_union", f"{rules.name} rules have no union type (in {t})")
+            raise Unsupported(
+                "unsupported_union", f"{rules.name} rules have no union type (in {t})"
+            )
         if isinstance(node, TupleT) and not node.elems and "empty_tuple" in rules.unsupported:
             raise Unsupported("unsupported_empty_tuple", rules.unsupported["empty_tuple"])
         if isinstance(node, OptionalT) and isinstance(node.inner, OptionalT):
             raise Unsupported("nested_optional", f"Optional of Optional can't be told apart ({t})")
         if "container_key" in rules.unsupported:
-            keyed = node.key if isinstance(node, DictT) else node.elem if isinstance(node, SetT) else None
+            keyed = (
+                node.key
+                if isinstance(node, DictT)
+                else node.elem
+                if isinstance(node, SetT)
+                else None
+            )
             if keyed is not None and isinstance(keyed, (ListT, TupleT, DictT, SetT)):
-                raise Unsupported("unsupported_container_key", f"{rules.name}: {rules.unsupported['container_key']} ({t})")
+                raise Unsupported(
+                    "unsupported_container_key",
+                    f"{rules.name}: {rules.unsupported['container_key']} ({t})",
+                )
 
 
 def render_type(rules: RuleFile, t: Type) -> str:
     tr = rules.types
     if isinstance(t, Prim):
-        return {"int": tr.int, "float": tr.float, "bool": tr.bool, "str": tr.str, "None": tr.none}[t.name]
+        return {"int": tr.int, "float": tr.float, "bool": tr.bool, "str": tr.str, "None": tr.none}[
+            t.name
+        ]
     if isinstance(t, ListT):
         return tr.list.format(elem=render_type(rules, t.elem))
     if isinstance(t, SetT):
@@ -250,25 +267,34 @@ def render_literal(rules: RuleFile, v: Any, t: Type) -> str:
         items = [render_literal(rules, x, t.elem) for x in v]
         tmpl = lr.list_empty if (not items and lr.list_empty) else lr.list
         return tmpl.format(
-            items=sep.join(items), n=len(items), type=render_type(rules, t),
+            items=sep.join(items),
+            n=len(items),
+            type=render_type(rules, t),
             elem_type=render_type(rules, t.elem),
         )
     if isinstance(t, SetT):
         items = [render_literal(rules, x, t.elem) for x in _stable(v)]
         tmpl = lr.set_empty if (not items and lr.set_empty) else lr.set
         return tmpl.format(
-            items=sep.join(items), n=len(items), type=render_type(rules, t),
+            items=sep.join(items),
+            n=len(items),
+            type=render_type(rules, t),
             elem_type=render_type(rules, t.elem),
         )
     if isinstance(t, DictT):
         items = [
-            lr.dict_item.format(key=render_literal(rules, k, t.key), value=render_literal(rules, x, t.value))
+            lr.dict_item.format(
+                key=render_literal(rules, k, t.key), value=render_literal(rules, x, t.value)
+            )
             for k, x in v.items()
         ]
         tmpl = lr.dict_empty if (not items and lr.dict_empty) else lr.dict
         return tmpl.format(
-            items=sep.join(items), n=len(items), type=render_type(rules, t),
-            key_type=render_type(rules, t.key), value_type=render_type(rules, t.value),
+            items=sep.join(items),
+            n=len(items),
+            type=render_type(rules, t),
+            key_type=render_type(rules, t.key),
+            value_type=render_type(rules, t.value),
         )
     if isinstance(t, TupleT):
         items = [render_literal(rules, x, e) for x, e in zip(v, t.elems)]
@@ -279,7 +305,9 @@ def render_literal(rules: RuleFile, v: Any, t: Type) -> str:
         else:
             tmpl = lr.tuple
         return tmpl.format(
-            items=sep.join(items), n=len(items), type=render_type(rules, t),
+            items=sep.join(items),
+            n=len(items),
+            type=render_type(rules, t),
             elem_types=rules.types.tuple_sep.join(render_type(rules, e) for e in t.elems),
         )
     raise Unsupported("unresolved_type", f"cannot render a value of type {t}")
@@ -310,7 +338,7 @@ def rename(rules: RuleFile, name: str) -> str:
 def check_seed(rules: RuleFile, seed: TypedSeed, cases: list[Case] | None = None) -> None:
     """Raise Unsupported when the seed's types or values can't be carried."""
     sig = seed.signature
-    for p, t in zip(sig.params, sig.param_types()):
+    for t in sig.param_types():
         check_type(rules, t)
     check_type(rules, sig.result_type(), is_result=True)
     for case in cases or [seed_case(seed)]:
@@ -372,8 +400,12 @@ def render_harness(
 
 
 def harness_program(
-    rules: RuleFile, seed: TypedSeed, function: str, cases: list[Case] | None = None,
-    *, program_id: str | None = None,
+    rules: RuleFile,
+    seed: TypedSeed,
+    function: str,
+    cases: list[Case] | None = None,
+    *,
+    program_id: str | None = None,
 ) -> Program:
     cases = cases if cases is not None else [seed_case(seed)]
     return Program(
@@ -432,7 +464,9 @@ def render_published(rules: RuleFile, seed: TypedSeed, function: str) -> Publish
     def tail(c: str, e: str) -> str:
         return rules.published.harness.format(prelude=rules.published.prelude, call=c, expected=e)
 
-    code = rules.published.program.format(function=function.rstrip("\n"), harness=tail(call, expected))
+    code = rules.published.program.format(
+        function=function.rstrip("\n"), harness=tail(call, expected)
+    )
     code = hooks.apply(rules.hooks, code)
     return PublishedItem(
         id=published_id(seed.id),

@@ -48,7 +48,7 @@ from transition_rules.engine import (
 HARD_STRINGS = [
     "",
     "a",
-    'quote " and \' apostrophe',
+    "quote \" and ' apostrophe",
     "back\\slash \\n not newline",
     "new\nline\ttab\rcr",
     "nul\x00bell\x07esc\x1bdel\x7f",
@@ -165,7 +165,9 @@ class ProofResult:
     failures: list[str] = field(default_factory=list)
 
 
-def run_roundtrip(backend: Backend, lang: str, values: Sequence[tuple[Any, Type]] | None = None) -> ProofResult:
+def run_roundtrip(
+    backend: Backend, lang: str, values: Sequence[tuple[Any, Type]] | None = None
+) -> ProofResult:
     rules = rules_for(lang)
     carried: list[tuple[Any, Type]] = []
     skipped: list[str] = []

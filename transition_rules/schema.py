@@ -42,7 +42,7 @@ class TypeRules(_Strict):
     list: _S
     tuple: _S
     tuple_sep: _S = ", "
-    dict: _S
+    dict: _S  # type: ignore[assignment]
     set: _S
     optional: _S
     union: _S | None = None
@@ -73,7 +73,7 @@ class LiteralRules(_Strict):
     tuple: _S
     tuple_one: _S | None = None
     tuple_empty: _S | None = None
-    dict: _S
+    dict: _S  # type: ignore[assignment]
     dict_empty: _S | None = None
     dict_item: _S
     set: _S
@@ -103,7 +103,7 @@ class EqualityRules(_Strict):
 
     float: _S = "tolerance"  # rel 1e-6, abs 1e-9
     set: _S = "unordered"
-    dict: _S = "unordered"
+    dict: _S = "unordered"  # type: ignore[assignment]
     note: _S = ""
 
 

@@ -56,7 +56,13 @@ def main(argv: list[str] | None = None) -> int:
             results = backend.execute(progs)
             g = results[0]
             ok = g.passed
-            msg = "" if ok else f" gold={g.verdict.value} {g.cases[0].actual if g.cases else ''} {g.cases[0].message if g.cases else ''} {g.compile_output[-600:]} {g.stderr[-600:]}"
+            msg = ""
+            if not ok:
+                first = g.cases[0] if g.cases else None
+                msg = (
+                    f" gold={g.verdict.value} {first.actual if first else ''}"
+                    f" {first.message if first else ''} {g.compile_output[-600:]} {g.stderr[-600:]}"
+                )
             if mut:
                 m = results[1]
                 if m.verdict is not Verdict.wrong_answer:

@@ -166,9 +166,7 @@ class ChatClient:
         return self._result(response, key, False, start, attempts)
 
     @staticmethod
-    def _result(
-        r: ChatResponse, key: str, cached: bool, start: float, attempts: int
-    ) -> ChatResult:
+    def _result(r: ChatResponse, key: str, cached: bool, start: float, attempts: int) -> ChatResult:
         return ChatResult(
             text=r.text,
             finish_reason=r.finish_reason,
@@ -234,8 +232,9 @@ class ChatClient:
                     attempt,
                 ) from cause
             delay = self._backoff(attempt, retry_after)
-            log.warning("LLM call failed (%s), attempt %d/%d; retry in %.2fs",
-                        why, attempt, total, delay)
+            log.warning(
+                "LLM call failed (%s), attempt %d/%d; retry in %.2fs", why, attempt, total, delay
+            )
             self._count(retries=1)
             self._sleep(delay)
         raise AssertionError("unreachable")

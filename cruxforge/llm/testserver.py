@@ -9,6 +9,7 @@ Dry run: ``python -m cruxforge.llm.testserver --port 8099 --text '...'`` then po
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import threading
@@ -92,7 +93,7 @@ class ScriptedChatServer:
             self._queue.extend(replies)
 
     def __enter__(self) -> ScriptedChatServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 
@@ -138,7 +139,9 @@ class ScriptedChatServer:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
 
-            def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self, status: int, payload: Any, headers: dict[str, str] | None = None
+            ) -> None:
                 data = json.dumps(payload).encode("utf-8")
                 try:
                     self.send_response(status)
@@ -191,10 +194,8 @@ def main() -> None:
     args = ap.parse_args()
     with ScriptedChatServer(default=Reply.answer(args.text), port=args.port) as srv:
         print(f"serving {srv.base_url} (Ctrl-C to stop)", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":

@@ -50,8 +50,12 @@ class ChatDrafter:
         except (LLMUnavailable, LLMRequestError, ReplayMiss) as e:
             raise DraftUnavailable(f"{type(e).__name__}: {e}") from None
         return Answer(
-            text=r.text or "", finish_reason=r.finish_reason, prompt_tokens=r.prompt_tokens,
-            completion_tokens=r.completion_tokens, cached=r.cached, request_key=r.request_key,
+            text=r.text or "",
+            finish_reason=r.finish_reason,
+            prompt_tokens=r.prompt_tokens,
+            completion_tokens=r.completion_tokens,
+            cached=r.cached,
+            request_key=r.request_key,
         )
 
 
@@ -60,8 +64,13 @@ class UnknownTranslatorError(KeyError):
         return str(self.args[0])
 
 
-def make_drafter(spec: str, *, references: Path | None = None, llm_config: Any = None,
-                 transcript: Path | None = None) -> Any:
+def make_drafter(
+    spec: str,
+    *,
+    references: Path | None = None,
+    llm_config: Any = None,
+    transcript: Path | None = None,
+) -> Any:
     """``reference`` (needs ``references``), ``llm``, or ``replay:DIR`` / ``replay``."""
     name, _, arg = spec.partition(":")
     if name == "reference":

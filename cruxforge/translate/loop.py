@@ -21,7 +21,12 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel
 
 from cruxforge.models import TypedSeed
-from cruxforge.translate.prompts import FEWSHOT_DIR, FEWSHOT_SEED, repair_message, translate_messages
+from cruxforge.translate.prompts import (
+    FEWSHOT_DIR,
+    FEWSHOT_SEED,
+    repair_message,
+    translate_messages,
+)
 from cruxforge.translate.response import extract_function
 from cruxforge.values import canonical
 from runtimes.backend import Backend, RunResult, Verdict
@@ -92,7 +97,10 @@ class ItemReport(BaseModel):
 
 # ---------------------------------------------------------------- diagnosis
 
-_LINE_PATTERNS = [re.compile(r"(?P<pre>:)(?P<n>\d+)(?P<post>[:,)])"), re.compile(r"(?P<pre>line )(?P<n>\d+)(?P<post>)")]
+_LINE_PATTERNS = [
+    re.compile(r"(?P<pre>:)(?P<n>\d+)(?P<post>[:,)])"),
+    re.compile(r"(?P<pre>line )(?P<n>\d+)(?P<post>)"),
+]
 
 
 def map_lines(message: str, source: str, function: str) -> str:
@@ -187,18 +195,32 @@ def translate_item(
         report.tokens += ans.prompt_tokens + ans.completion_tokens
         messages = [*messages, {"role": "assistant", "content": ans.text}]
         attempt = Attempt(
-            round=rnd, messages_sent=len(messages) - 1, response=ans.text,
-            finish_reason=ans.finish_reason, prompt_tokens=ans.prompt_tokens,
-            completion_tokens=ans.completion_tokens, cached=ans.cached, code=None,
-            outcome="response_problem", diagnosis="", verdicts=[], seconds=0.0,
+            round=rnd,
+            messages_sent=len(messages) - 1,
+            response=ans.text,
+            finish_reason=ans.finish_reason,
+            prompt_tokens=ans.prompt_tokens,
+            completion_tokens=ans.completion_tokens,
+            cached=ans.cached,
+            code=None,
+            outcome="response_problem",
+            diagnosis="",
+            verdicts=[],
+            seconds=0.0,
         )
-        ex = extract_function(lang, ans.text, seed.entry, arity=len(seed.signature.params),
-                              forbidden=forbidden)
+        ex = extract_function(
+            lang, ans.text, seed.entry, arity=len(seed.signature.params), forbidden=forbidden
+        )
         if ans.finish_reason == "length" and ex.code is None:
-            ex = type(ex)(None, "the answer was cut off (maximum length reached); answer with the function only")
+            ex = type(ex)(
+                None,
+                "the answer was cut off (maximum length reached); answer with the function only",
+            )
         if ex.code is None:
             attempt.diagnosis = last_diag = ex.problem or "unusable answer"
-            next_msg = repair_message("repair_response", lang, problem=last_diag, entry=seed.entry, stub=stub)
+            next_msg = repair_message(
+                "repair_response", lang, problem=last_diag, entry=seed.entry, stub=stub
+            )
         else:
             attempt.code = report.code = ex.code
             prog = harness_program(rules, seed, ex.code, list(cases))
@@ -220,9 +242,12 @@ def translate_item(
                     return report
                 attempt.outcome = "flaky"
                 attempt.diagnosis = last_diag = (
-                    "flaky: passed once, then on a second run: " + describe_failures(again, cases, seed)
+                    "flaky: passed once, then on a second run: "
+                    + describe_failures(again, cases, seed)
                 )
-                next_msg = repair_message("repair_cases", lang, cases=describe_failures(again, cases, seed))
+                next_msg = repair_message(
+                    "repair_cases", lang, cases=describe_failures(again, cases, seed)
+                )
             elif res.verdict is Verdict.compile_error:
                 attempt.outcome = "compile_error"
                 diag = map_lines(res.cases[0].message or res.compile_output, prog.source, ex.code)
@@ -260,7 +285,9 @@ def success_rates(reports: Sequence[ItemReport], max_repairs: int) -> dict[str, 
     return out
 
 
-def write_reports(out: Path, reports: Sequence[ItemReport], published: dict[str, list[dict[str, Any]]]) -> None:
+def write_reports(
+    out: Path, reports: Sequence[ItemReport], published: dict[str, list[dict[str, Any]]]
+) -> None:
     """``<lang>.jsonl`` (validated items, CRUXEval-X format), report.jsonl, attempts.jsonl."""
     out.mkdir(parents=True, exist_ok=True)
     for lang, items in published.items():
@@ -269,8 +296,20 @@ def write_reports(out: Path, reports: Sequence[ItemReport], published: dict[str,
                 f.write(json.dumps(it, ensure_ascii=False) + "\n")
     with (out / "report.jsonl").open("w", encoding="utf-8") as f:
         for r in reports:
-            f.write(json.dumps({"id": r.id, "lang": r.lang, "status": r.status, "reason": r.reason,
-                                "rounds": r.rounds, "tokens": r.tokens}, ensure_ascii=False) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "id": r.id,
+                        "lang": r.lang,
+                        "status": r.status,
+                        "reason": r.reason,
+                        "rounds": r.rounds,
+                        "tokens": r.tokens,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     with (out / "attempts.jsonl").open("w", encoding="utf-8") as f:
         for r in reports:
             f.write(r.model_dump_json() + "\n")

@@ -13,8 +13,18 @@ PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 FEWSHOT_DIR = Path(__file__).resolve().parents[2] / "seeds" / "demo_reference"
 FEWSHOT_SEED = "demo_5"  # a short function with a list, written for the project
 
-FENCE = {"cs": "csharp", "jl": "julia", "js": "javascript", "pl": "perl", "py": "python",
-         "rb": "ruby", "rkt": "racket", "rs": "rust", "sh": "bash", "ts": "typescript"}
+FENCE = {
+    "cs": "csharp",
+    "jl": "julia",
+    "js": "javascript",
+    "pl": "perl",
+    "py": "python",
+    "rb": "ruby",
+    "rkt": "racket",
+    "rs": "rust",
+    "sh": "bash",
+    "ts": "typescript",
+}
 
 
 @cache
@@ -48,7 +58,10 @@ def translate_messages(
 ) -> list[dict[str, str]]:
     rules = rules_for(lang)
     user = template("translate").format(
-        lang_name=rules.name, python=seed.code.strip(), stub=stub, fence=fence(lang),
+        lang_name=rules.name,
+        python=seed.code.strip(),
+        stub=stub,
+        fence=fence(lang),
         fewshot=_fewshot(lang, seed.id, fewshot_code),
     )
     return [{"role": "system", "content": template("system")}, {"role": "user", "content": user}]

@@ -38,7 +38,12 @@ def _blocks(text: str) -> list[tuple[str, str]]:
 
 
 def extract_function(
-    lang: str, text: str, entry: str, *, arity: int | None = None, forbidden: list[str] | None = None
+    lang: str,
+    text: str,
+    entry: str,
+    *,
+    arity: int | None = None,
+    forbidden: list[str] | None = None,
 ) -> Extracted:
     """The function ``entry`` from a model's answer in ``lang``, or a precise problem."""
     if not text or not text.strip():
@@ -65,7 +70,9 @@ def extract_function(
         if arity is not None:
             n = count_parameters(lang, block, entry)
             if n is not None and n != arity:
-                problems.append(f"function {entry!r} takes {n} parameters; the signature has {arity}")
+                problems.append(
+                    f"function {entry!r} takes {n} parameters; the signature has {arity}"
+                )
                 continue
         if _PYTHON_CALL.search(code):
             problems.append("the function calls out to a Python interpreter; translate it instead")
@@ -73,7 +80,8 @@ def extract_function(
         for lit in forbidden or []:
             if lit and lit in code:
                 problems.append(
-                    f"the function embeds the expected output literal {lit[:80]!r}; compute it instead"
+                    f"the function embeds the expected output literal {lit[:80]!r}; "
+                    "compute it instead"
                 )
                 break
         else:
@@ -84,9 +92,18 @@ def extract_function(
 
 
 _PARAM_NODES = {
-    "parameter", "parameter_declaration", "formal_parameter", "required_parameter",
-    "optional_parameter", "simple_parameter", "typed_parameter", "default_parameter",
-    "typed_default_parameter", "identifier", "variadic_parameter", "spread_parameter",
+    "parameter",
+    "parameter_declaration",
+    "formal_parameter",
+    "required_parameter",
+    "optional_parameter",
+    "simple_parameter",
+    "typed_parameter",
+    "default_parameter",
+    "typed_default_parameter",
+    "identifier",
+    "variadic_parameter",
+    "spread_parameter",
 }
 
 
@@ -104,7 +121,13 @@ def count_parameters(lang: str, source: str, entry: str) -> int | None:
         n = stack.pop(0)
         if n.type in ("parameters", "parameter_list", "formal_parameters", "method_parameters"):
             return sum(_names_in(c) for c in n.named_children if c.type in _PARAM_NODES)
-        if n.type in ("block", "compound_statement", "statement_block", "function_body", "body_statement"):
+        if n.type in (
+            "block",
+            "compound_statement",
+            "statement_block",
+            "function_body",
+            "body_statement",
+        ):
             continue
         stack.extend(n.children)
     return None

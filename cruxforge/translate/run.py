@@ -16,7 +16,9 @@ from runtimes.backend import Backend
 from transition_rules.engine import Case, render_published, rules_for
 
 
-def seed_cases(seeds: Sequence[TypedSeed], n_agreement: int = DEFAULT_COUNT) -> dict[str, list[Case]]:
+def seed_cases(
+    seeds: Sequence[TypedSeed], n_agreement: int = DEFAULT_COUNT
+) -> dict[str, list[Case]]:
     """The seed's example plus up to ``n_agreement`` inputs Python agrees on, per seed."""
     return {s.id: agreement_cases(s, python_run_calls, n_agreement) for s in seeds}
 

@@ -55,7 +55,9 @@ class BenchmarkError(ValueError):
     pass
 
 
-def read_benchmark(folder: Path, languages: list[str] | None = None) -> dict[str, list[BenchmarkItem]]:
+def read_benchmark(
+    folder: Path, languages: list[str] | None = None
+) -> dict[str, list[BenchmarkItem]]:
     """Every ``<lang>.jsonl`` in ``folder``; a bad line is an error naming file and line."""
     if not folder.is_dir():
         raise BenchmarkError(f"benchmark folder not found: {folder}")
@@ -72,7 +74,9 @@ def read_benchmark(folder: Path, languages: list[str] | None = None) -> dict[str
                 rec = json.loads(raw)
                 items.append(BenchmarkItem(rec["id"], seed_id_of(rec["id"]), lang, rec["code"], n))
             except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise BenchmarkError(f"{path}:{n}: not a benchmark item ({type(e).__name__}: {e})") from None
+                raise BenchmarkError(
+                    f"{path}:{n}: not a benchmark item ({type(e).__name__}: {e})"
+                ) from None
     return out
 
 
