@@ -21,5 +21,9 @@ def _register() -> None:
     app.command("audit")(audit_command)
     app.command("export")(export_command)
 
+    from cruxforge.translate.cli import translate_command
+
+    app.command("translate")(translate_command)
+
 
 _register()

@@ -27,8 +27,22 @@ def _strip_duplicate_imports(source: str) -> str:
     return "\n".join(out) + ("\n" if source.endswith("\n") else "")
 
 
+_PHP_OPEN = re.compile(r"^[ \t]*<\?php\b[ \t]*\n?", re.M)
+_PHP_CLOSE = re.compile(r"^[ \t]*\?>[ \t]*(\n|\Z)", re.M)
+
+
+def _php_open_tag(source: str) -> str:
+    """Exactly one ``<?php`` at the very top (a translation may bring its own, or none).
+
+    PHP prints text outside ``<?php`` as is and exits 0, so a published item (function
+    first, then harness) needs the tag at its start, and a second tag would be an error.
+    """
+    return "<?php\n" + _PHP_CLOSE.sub("", _PHP_OPEN.sub("", source))
+
+
 HOOKS: dict[str, Hook] = {
     "dedupe_imports": _strip_duplicate_imports,
+    "php_open_tag": _php_open_tag,
 }
 
 

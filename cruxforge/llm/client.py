@@ -161,7 +161,9 @@ class ChatClient:
             prompt_tokens=response.prompt_tokens,
             completion_tokens=response.completion_tokens,
         )
-        if self.cache is not None and response.text.strip() and response.finish_reason != "length":
+        # every answer is recorded, empty and truncated ones included: the repair loop turns
+        # them into diagnostics, and a resumed or replayed build must see the same answer
+        if self.cache is not None:
             self.cache.put(request, response, purpose=purpose)
         return self._result(response, key, False, start, attempts)
 

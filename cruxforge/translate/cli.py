@@ -1,0 +1,117 @@
+"""``cruxforge translate``: seeds -> translations validated by execution, with repair."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+console = Console()
+
+
+def translate_command(
+    seeds: Annotated[Path, typer.Option(help="seed file (CRUXEval JSONL or .py)")],
+    out: Annotated[Path, typer.Option(help="output folder: <lang>.jsonl, report.jsonl")],
+    languages: Annotated[str, typer.Option(help="comma-separated language ids, or 'all'")] = "all",
+    translator: Annotated[
+        str, typer.Option(help="llm | reference | replay:DIR (a recorded transcript)")
+    ] = "llm",
+    references: Annotated[
+        Path | None, typer.Option(help="benchmark folder for the reference translator")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible endpoint (or OPENAI_BASE_URL)")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="model name")] = None,
+    api_key_env: Annotated[
+        str, typer.Option(help="env var holding the API key")
+    ] = "OPENAI_API_KEY",
+    llm_config: Annotated[Path | None, typer.Option(help="TOML file of LLM settings")] = None,
+    temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
+    max_repairs: Annotated[int, typer.Option(help="repair rounds after the first draft")] = 3,
+    agreement: Annotated[int, typer.Option(help="generated test inputs per seed")] = 10,
+    transcript: Annotated[
+        Path | None, typer.Option(help="transcript cache dir (default OUT/transcript)")
+    ] = None,
+    backend: Annotated[str, typer.Option(help="sandbox backend: local or docker")] = "local",
+) -> None:
+    """Translate every seed into every language, validating and repairing by execution."""
+    from cruxforge.seeds.check import check_file
+    from cruxforge.translate.drafters import make_drafter
+    from cruxforge.translate.loop import success_rates
+    from cruxforge.translate.run import translate_all
+    from runtimes.backend import get_backend
+    from runtimes.spec import LANGUAGES
+
+    langs = list(LANGUAGES) if languages == "all" else [x.strip() for x in languages.split(",")]
+    unknown = [x for x in langs if x not in LANGUAGES]
+    if unknown:
+        console.print(
+            f"[red]error:[/red] unknown languages {unknown}; known: {' '.join(LANGUAGES)}"
+        )
+        raise typer.Exit(2)
+    config = None
+    try:
+        if translator == "llm" or translator.startswith("replay"):
+            config = _llm_config(llm_config, base_url, model, api_key_env, temperature)
+        drafter = make_drafter(
+            translator,
+            references=references,
+            llm_config=config,
+            transcript=transcript or out / "transcript",
+        )
+    except (ValueError, KeyError) as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    checks = check_file(seeds)
+    typed = [c.typed for c in checks if c.typed is not None]
+    for c in checks:
+        if c.status == "rejected" and c.reason is not None:
+            console.print(f"[yellow]seed {c.id} rejected:[/yellow] {c.reason.message}")
+    with get_backend(backend) as b, Progress(console=console) as progress:
+        task = progress.add_task("translating", total=len(typed) * len(langs))
+        reports = translate_all(
+            typed,
+            langs,
+            drafter,
+            b,
+            out,
+            max_repairs,
+            agreement,
+            on_item=lambda r: progress.advance(task),
+        )
+    table = Table(title=f"translations in {out}")
+    for col in ("lang", "validated", "failed", "skipped", "success after round 0..N"):
+        table.add_column(col)
+    rates = success_rates(reports, max_repairs)
+    for lang in langs:
+        rs = [r for r in reports if r.lang == lang]
+        table.add_row(
+            lang,
+            *(str(sum(r.status == s for r in rs)) for s in ("validated", "failed", "skipped")),
+            " ".join(f"{x:.0%}" for x in rates.get(lang, [])),
+        )
+    console.print(table)
+    console.print(f"wrote {out}/report.jsonl")
+
+
+def _llm_config(
+    path: Path | None,
+    base_url: str | None,
+    model: str | None,
+    key_env: str,
+    temperature: float | None,
+):  # type: ignore[no-untyped-def]
+    from cruxforge.llm.config import load_config
+
+    overrides = {
+        "base_url": base_url,
+        "model": model,
+        "api_key_env": key_env,
+        "temperature": temperature,
+    }
+    return load_config(path, {k: v for k, v in overrides.items() if v is not None})
