@@ -15,6 +15,7 @@ a changed one always is.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -22,7 +23,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -349,13 +350,82 @@ def build_images(
     return [done[lang] for lang in chosen]
 
 
+_FETCH_RE = re.compile(r"^#\s*cruxforge-fetch:\s*(\S+)\s+(\S+)\s+(sha512-\S+)\s*$", re.M)
+NPM_REGISTRY = "https://registry.npmjs.org"
+
+
+def fetch_list(spec: RuntimeSpec) -> list[tuple[str, str, str]]:
+    """The Dockerfile's ``# cruxforge-fetch: DEST URL sha512-...`` lines."""
+    text = (spec.directory / spec.docker.dockerfile).read_text(encoding="utf-8")
+    return [(m.group(1), m.group(2), m.group(3)) for m in _FETCH_RE.finditer(text)]
+
+
+def _fetch(url: str, integrity: str, say: Callable[[str], None]) -> bytes:
+    """Download ``url`` on the host (its CA store, proxy settings), cached, checked."""
+    import base64
+    import hashlib
+    import urllib.request
+
+    registry = os.environ.get("CRUXFORGE_NPM_REGISTRY", "").rstrip("/")
+    if registry and url.startswith(NPM_REGISTRY + "/"):
+        url = registry + url[len(NPM_REGISTRY) :]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cruxforge"
+    cached = cache / "fetch" / hashlib.sha256(integrity.encode()).hexdigest()
+
+    def digest(body: bytes) -> str:
+        return "sha512-" + base64.b64encode(hashlib.sha512(body).digest()).decode()
+
+    if cached.is_file():
+        body = cached.read_bytes()
+        if digest(body) == integrity:
+            return body
+    say(f"  fetching {url}")
+    try:
+        with urllib.request.urlopen(url, timeout=120) as r:
+            body = r.read()
+    except OSError as e:
+        raise ImageBuildError(f"cannot fetch {url} on the build host: {e}") from None
+    if digest(body) != integrity:
+        raise ImageBuildError(f"{url}: integrity mismatch (got {digest(body)}, want {integrity})")
+    with contextlib.suppress(OSError):
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_bytes(body)
+    return body
+
+
+@contextlib.contextmanager
+def _build_context(spec: RuntimeSpec, say: Callable[[str], None]) -> Iterator[Path]:
+    """The runtime dir itself, or a temporary copy of it plus the fetched files."""
+    fetches = fetch_list(spec)
+    if not fetches:
+        yield spec.directory
+        return
+    with tempfile.TemporaryDirectory(prefix=f"cruxforge-ctx-{spec.lang}-") as tmp:
+        ctx = Path(tmp) / "ctx"
+        shutil.copytree(spec.directory, ctx)
+        for dest, url, integrity in fetches:
+            target = (ctx / dest).resolve()
+            if ctx.resolve() not in target.parents:
+                raise ImageBuildError(f"cruxforge-fetch destination outside the context: {dest}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(_fetch(url, integrity, say))
+        yield ctx
+
+
 def _build_one(client: Any, spec: RuntimeSpec, tag: str, say: Callable[[str], None]) -> None:
+    with _build_context(spec, say) as ctx:
+        _build_in(client, spec, tag, say, ctx)
+
+
+def _build_in(
+    client: Any, spec: RuntimeSpec, tag: str, say: Callable[[str], None], ctx: Path
+) -> None:
     import docker.errors
 
     lines: list[str] = []
     try:
         stream = client.api.build(
-            path=str(spec.directory),
+            path=str(ctx),
             dockerfile=spec.docker.dockerfile,
             tag=tag,
             rm=True,

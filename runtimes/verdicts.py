@@ -139,7 +139,10 @@ def _missing_case_verdict(run: ProcessOutcome | None, done: bool) -> tuple[Verdi
     if run is None:
         return Verdict.runtime_error, "program was not run"
     if run.timed_out:
-        return Verdict.timeout, "no verdict for this case: the program timed out"
+        return (
+            Verdict.timeout,
+            f"no verdict for this case: the program timed out after {run.seconds:.1f}s",
+        )
     if run.memory_exceeded:
         return Verdict.memory_exceeded, "no verdict for this case: memory limit exceeded"
     if run.output_exceeded:

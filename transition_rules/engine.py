@@ -148,6 +148,17 @@ def check_type(rules: RuleFile, t: Type, *, is_result: bool = False) -> None:
             )
         if isinstance(node, TupleT) and not node.elems and "empty_tuple" in rules.unsupported:
             raise Unsupported("unsupported_empty_tuple", rules.unsupported["empty_tuple"])
+        if isinstance(node, TupleT) and len(node.elems) == 1 and "one_tuple" in rules.unsupported:
+            raise Unsupported(
+                "unsupported_one_tuple", f"{rules.name}: {rules.unsupported['one_tuple']} ({t})"
+            )
+        keyed_float = (isinstance(node, DictT) and node.key == Prim("float")) or (
+            isinstance(node, SetT) and node.elem == Prim("float")
+        )
+        if keyed_float and "float_key" in rules.unsupported:
+            raise Unsupported(
+                "unsupported_float_key", f"{rules.name}: {rules.unsupported['float_key']} ({t})"
+            )
         if isinstance(node, OptionalT) and isinstance(node.inner, OptionalT):
             raise Unsupported("nested_optional", f"Optional of Optional can't be told apart ({t})")
         if "container_key" in rules.unsupported:
@@ -228,7 +239,9 @@ def render_literal(rules: RuleFile, v: Any, t: Type) -> str:
     lr = rules.literals
     if isinstance(t, OptionalT):
         if v is None:
-            return lr.optional_none if lr.optional_none is not None else lr.none
+            if lr.optional_none is None:
+                return lr.none
+            return lr.optional_none.format(inner_type=render_type(rules, t.inner))
         inner = render_literal(rules, v, t.inner)
         return lr.optional_some.format(v=inner, inner_type=render_type(rules, t.inner))
     if isinstance(t, UnionT):

@@ -79,7 +79,7 @@ class LiteralRules(_Strict):
     set: _S
     set_empty: _S | None = None
     optional_some: _S = "{v}"  # {v} the inner literal, {inner_type}
-    optional_none: _S | None = None  # defaults to `none`
+    optional_none: _S | None = None  # defaults to `none`; gets {inner_type}
     union_arm: _S = "{v}"  # {v}, {arm_type}, {arm_index}, {type}
     negative_wrap: _S = "{v}"  # e.g. "({v})" where a bare minus misparses
 
@@ -167,7 +167,8 @@ class RuleFile(_Strict):
     # type kind -> reason the language can't carry it: kinds are
     # int float bool str none list tuple dict set optional union, plus
     # "none_result" (a function whose result type is None), "empty_tuple",
-    # "nested_optional", "container_key" (a dict key / set member that is a container)
+    # "nested_optional", "container_key" (a dict key / set member that is a container),
+    # "one_tuple" (a tuple of one element), "float_key" (a float dict key / set member)
     unsupported: dict[_S, _S] = Field(default_factory=dict)
     # names of engine hooks (transition_rules/hooks.py) this language uses
     hooks: list[_S] = []

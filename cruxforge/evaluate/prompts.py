@@ -1,0 +1,103 @@
+"""CRUXEval-X-style prompts (templates in ``prompts/``) and answer extraction.
+
+The prompt shows the code before the harness and the masked harness; ``shots`` solved
+examples (other items of the same language, with their original span as the answer)
+come first. The model answers between ``[ANSWER]`` and ``[/ANSWER]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import cache
+from pathlib import Path
+
+from cruxforge.evaluate.items import EvalItem, Task, locate
+
+PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
+
+LANGUAGE_NAMES = {
+    "cpp": "C++", "cs": "C#", "d": "D", "go": "Go", "java": "Java", "jl": "Julia",
+    "js": "JavaScript", "lua": "Lua", "php": "PHP", "pl": "Perl", "py": "Python", "r": "R",
+    "rb": "Ruby", "rkt": "Racket", "rs": "Rust", "scala": "Scala", "sh": "Bash",
+    "swift": "Swift", "ts": "TypeScript",
+}  # fmt: skip
+
+
+@cache
+def template(name: str) -> str:
+    return (PROMPTS_DIR / f"{name}.txt").read_text(encoding="utf-8")
+
+
+def prompts_hash() -> str:
+    h = hashlib.sha256()
+    for p in sorted(PROMPTS_DIR.glob("*.txt")):
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def call_head(call: str) -> str:
+    """The part of a call before its arguments: ``candidate(``, ``(candidate ``, ..."""
+    i = call.find("candidate")
+    if i < 0:
+        return ""
+    m = re.compile(r"[(\s]").search(call, i)
+    return call[: m.end()] if m else call
+
+
+def pick_shots(item: EvalItem, pool: list[EvalItem], shots: int) -> list[EvalItem]:
+    """The ``shots`` shortest other items of the pool (deterministic)."""
+    others = [(len(x.code), n, x) for n, x in enumerate(pool) if x.id != item.id]
+    others.sort(key=lambda t: (t[0], t[1]))
+    return [x for _, _, x in others[:shots]]
+
+
+def build_prompt(item: EvalItem, task: Task, examples: list[EvalItem]) -> str:
+    language = LANGUAGE_NAMES.get(item.lang, item.lang)
+    blocks = []
+    for ex in examples:
+        slot = locate(ex.code, ex.masked(task))
+        blocks.append(
+            template("example").format(
+                function=ex.code[: slot.harness_start].rstrip("\n"),
+                masked=ex.masked(task).rstrip("\n"),
+                answer=slot.original(ex.code),
+            )
+        )
+    slot = locate(item.code, item.masked(task))
+    head = call_head(slot.original(item.code)) if task == "input" else ""
+    closing = {"(": ")", " ": ")"}.get(head[-1:], "")
+    call_example = head + "..." + closing if head else "candidate(...)"
+    return template(task).format(
+        language=language,
+        examples="".join(blocks),
+        function=item.code[: slot.harness_start].rstrip("\n"),
+        masked=item.masked(task).rstrip("\n"),
+        call_example=call_example,
+    )
+
+
+_ANSWER_RE = re.compile(r"\[ANSWER\](.*?)(?:\[/ANSWER\]|$)", re.DOTALL)
+_FENCE_RE = re.compile(r"^```[\w+#-]*\s*\n?(.*?)\n?```$", re.DOTALL)
+
+
+def extract_answer(text: str, masked: str) -> str | None:
+    """The text between the last ``[ANSWER]`` and ``[/ANSWER]`` (closing tag optional).
+
+    Code fences are removed. When the model repeats the masked line around its answer
+    (``assert candidate(1) == 3``), the repeated context is cut off. ``None`` when there
+    is no ``[ANSWER]`` tag or it is empty.
+    """
+    found = _ANSWER_RE.findall(text or "")
+    if not found:
+        return None
+    ans = found[-1].strip()
+    m = _FENCE_RE.match(ans)
+    if m:
+        ans = m.group(1).strip()
+    line = next((ln for ln in masked.splitlines() if "????" in ln), "")
+    left, _, right = line.partition("????")
+    left, right = left.strip(), right.strip()
+    if left and ans.startswith(left) and ans.endswith(right) and len(ans) > len(left) + len(right):
+        ans = ans[len(left) : len(ans) - len(right)].strip() if right else ans[len(left) :].strip()
+    return ans or None
