@@ -25,5 +25,16 @@ def _register() -> None:
 
     app.command("translate")(translate_command)
 
+    from cruxforge import release_cli
+
+    app.command("build")(release_cli.build_command)
+    app.command("serve")(release_cli.serve_command)
+    app.add_typer(release_cli.release_app, name="release")
+
+    from cruxforge.evaluate.cli import analyse_command, evaluate_command
+
+    app.command("evaluate")(evaluate_command)
+    app.command("analyse", context_settings={"allow_extra_args": True})(analyse_command)
+
 
 _register()

@@ -615,7 +615,7 @@ class LocalBackend(Backend):
             stdout=_decode(out_buf),
             stderr=stderr,
             timed_out=timed_out,
-            memory_exceeded=oom and not timed_out,
+            memory_exceeded=oom,
             output_exceeded=over.is_set() and not timed_out,
             seconds=round(elapsed, 3),
         )

@@ -14,8 +14,9 @@ Rules, in order:
 3. otherwise the verdict file is parsed: ``CASE n PASS`` -> passed, ``CASE n FAIL x`` ->
    wrong_answer (actual ``x``, expected from the program), ``CASE n ERROR m`` ->
    runtime_error (message ``m``); the first line for a case wins;
-4. cases without a line get a verdict from how the run process ended: timeout,
-   memory_exceeded, output_exceeded, else runtime_error (with the exit status / signal
+4. cases without a line get a verdict from how the run process ended: memory_exceeded
+   (an OOM kill happened, even if the program then ran out of time), timeout,
+   output_exceeded, else runtime_error (with the exit status / signal
    and trimmed stderr as the message).
 """
 
@@ -138,13 +139,13 @@ def _combined(outcome: ProcessOutcome) -> str:
 def _missing_case_verdict(run: ProcessOutcome | None, done: bool) -> tuple[Verdict, str]:
     if run is None:
         return Verdict.runtime_error, "program was not run"
+    if run.memory_exceeded:  # an OOM kill explains a later timeout too
+        return Verdict.memory_exceeded, "no verdict for this case: memory limit exceeded"
     if run.timed_out:
         return (
             Verdict.timeout,
             f"no verdict for this case: the program timed out after {run.seconds:.1f}s",
         )
-    if run.memory_exceeded:
-        return Verdict.memory_exceeded, "no verdict for this case: memory limit exceeded"
     if run.output_exceeded:
         return Verdict.output_exceeded, "no verdict for this case: output limit exceeded"
     detail = trim_diagnostics(run.stderr, max_chars=1000, max_lines=12)

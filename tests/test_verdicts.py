@@ -129,3 +129,15 @@ def test_trim_diagnostics() -> None:
     out2 = trim_diagnostics(long, max_chars=100)
     assert out2.startswith("x" * 100) and "9900 more characters" in out2
     assert trim_diagnostics("  ok  ") == "  ok"
+
+
+def test_oom_kill_beats_timeout() -> None:
+    run = ProcessOutcome(exit_code=None, signal=9, timed_out=True, memory_exceeded=True)
+    r = assemble_result(prog(1), compile=None, run=run, verdict_text="")
+    assert r.cases[0].verdict is Verdict.memory_exceeded
+
+
+def test_timeout_message_has_run_seconds() -> None:
+    run = ProcessOutcome(exit_code=None, signal=9, timed_out=True, seconds=5.02)
+    r = assemble_result(prog(1), compile=None, run=run, verdict_text="")
+    assert "timed out after 5.0s" in (r.cases[0].message or "")

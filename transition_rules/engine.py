@@ -204,6 +204,12 @@ def render_type(rules: RuleFile, t: Type) -> str:
 
 def escape_string(rules: RuleFile, s: str) -> str:
     sr = rules.strings
+    bad = [ch for ch in sr.unrepresentable if ch in s]
+    if bad:
+        raise Unsupported(
+            "unsupported_char",
+            f"{rules.name} strings can't hold U+{ord(bad[0]):04X} (in {s[:40]!r})",
+        )
     out: list[str] = []
     for ch in s:
         c = ord(ch)

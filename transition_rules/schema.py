@@ -96,6 +96,9 @@ class StringRules(_Strict):
     control: _S
     non_ascii: _S = "raw"
     non_bmp: _S = "same"  # "same" | "utf16" | a pattern
+    # characters the language's strings can't hold (e.g. NUL in R and bash): a value
+    # containing one is reported unsupported for the language, not mangled
+    unrepresentable: list[_S] = []
 
 
 class EqualityRules(_Strict):

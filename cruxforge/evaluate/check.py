@@ -17,8 +17,9 @@ An answer is text chosen by a model, so before and after running it is screened:
    ``==`` is a tautology); an input answer must be a call with the original call's head
    (``candidate(``, ``candidate.call(``, ``(candidate ``, ``$(candidate ``), mention
    ``candidate`` exactly once and none of the item's functions; no answer may name a
-   process-control or reflection primitive from :data:`DENIED_NAMES` (``exit``,
-   ``__import__``, ``eval``, ``process``, ``define_method`` ...).
+   process-control, reflection or definition primitive from :data:`DENIED_NAMES`
+   (``exit``, ``__import__``, ``eval``, ``process``, ``lambda``, ``def``, ``type`` ...):
+   a literal needs none of them, and they are how one builds an always-equal object.
 4. **sentinel**: the program prints a fresh random nonce after the harness
    (``sentinels.toml``); a run that exits 0 without printing it is ``escaped_harness``.
 
@@ -64,7 +65,9 @@ DENIED_NAMES = frozenset(
     class_eval module_eval instance_variable_set const_set binding ObjectSpace Kernel
     method_missing Function Reflect Proxy defineProperty setPrototypeOf prototype __proto__
     constructor globalThis exports module unsafe ccall trap
-    """.split()
+    def class lambda function fn proc Proc Class Struct Module type object Object coerce
+    instance_variable_get new_class
+    """.split()  # noqa: SIM905 - a word list reads better as text
 )
 
 _SKIP_TYPE = re.compile(r"string|comment|char|heredoc|regex|quoted|rune", re.IGNORECASE)
@@ -183,7 +186,7 @@ def screen_answer(item: EvalItem, task: Task, answer: str) -> tuple[str | None, 
     except Exception:  # noqa: BLE001 - no parser for this language: names from the text
         defined = set()
     defined |= {"candidate", "f"}
-    tokens = sc.tokens
+    tokens = [t.rstrip("!?") or t for t in sc.tokens]  # Ruby's exit! and the like
     denied = sorted({t for t in tokens if t in DENIED_NAMES})
     if denied:
         return f"the answer uses {', '.join(denied)}", sc.structure_checked
@@ -220,7 +223,13 @@ def check_program(item: EvalItem, task: Task, answer: str, nonce: str) -> tuple[
         if "append" in snip:
             source = source.rstrip("\n") + "\n" + snip["append"].format(nonce=nonce) + "\n"
     return (
-        Program(id=f"{item.lang}/{task}/{item.id}", lang=item.lang, source=source, judge="exit_status"),
+        Program(
+            id=f"{item.lang}/{task}/{item.id}",
+            lang=item.lang,
+            source=source,
+            n_cases=1,
+            judge="exit_status",
+        ),
         bool(snip),
     )
 
@@ -240,42 +249,45 @@ def check_answers(
     jobs: Sequence[tuple[EvalItem, Task, str | None]],
     *,
     batch_size: int = 64,
+    screen: bool = True,
 ) -> list[CheckOutcome]:
-    """Screen and run every (item, task, answer); one outcome per job, in order."""
+    """Screen and run every (item, task, answer); one outcome per job, in order.
+
+    ``screen=False`` skips checks 1-3 (only for testing the sentinel on its own).
+    """
     outcomes: list[CheckOutcome | None] = [None] * len(jobs)
     pending: list[tuple[int, Program, str | None]] = []
-    for i, (item, task, answer) in enumerate(jobs):
-        base = {"lang": item.lang, "task": task, "id": item.id, "answer": answer}
-        if answer is None or not answer.strip():
-            outcomes[i] = CheckOutcome(**base, passed=False, verdict=NO_ANSWER)
+    for i, (item, task, raw) in enumerate(jobs):
+        answer = raw.strip() if raw is not None else ""
+        base = CheckOutcome(
+            lang=item.lang, task=task, id=item.id, answer=answer or None, passed=False,
+            verdict="not_run",
+        )  # fmt: skip
+        if not answer:
+            outcomes[i] = base.model_copy(update={"verdict": NO_ANSWER})
             continue
-        answer = answer.strip()
-        base["answer"] = answer
         try:
-            reason, structured = screen_answer(item, task, answer)
+            reason, structured = screen_answer(item, task, answer) if screen else (None, False)
+            locate(item.code, item.masked(task))
         except MaskNotFound as e:
-            outcomes[i] = CheckOutcome(**base, passed=False, verdict=BAD_ITEM, detail=str(e))
+            outcomes[i] = base.model_copy(update={"verdict": BAD_ITEM, "detail": str(e)})
             continue
         if reason is not None:
-            outcomes[i] = CheckOutcome(
-                **base, passed=False, verdict=REJECTED, detail=reason, structure_checked=structured
+            outcomes[i] = base.model_copy(
+                update={"verdict": REJECTED, "detail": reason, "structure_checked": structured}
             )
             continue
         nonce = "CRUXFORGE-END-" + secrets.token_hex(12)
         program, has_sentinel = check_program(item, task, answer, nonce)
-        outcomes[i] = CheckOutcome(
-            **base,
-            passed=False,
-            verdict="not_run",
-            sentinel=has_sentinel,
-            structure_checked=structured,
+        outcomes[i] = base.model_copy(
+            update={"sentinel": has_sentinel, "structure_checked": structured}
         )
         pending.append((i, program, nonce if has_sentinel else None))
     for b in range(0, len(pending), batch_size):
         chunk = pending[b : b + batch_size]
         runs = backend.execute([p for _, p, _ in chunk])
-        for (i, _, nonce), run in zip(chunk, runs):
-            passed, verdict, detail = _judge(run, nonce)
+        for (i, _, want), run in zip(chunk, runs):
+            passed, verdict, detail = _judge(run, want)
             o = outcomes[i]
             assert o is not None
             outcomes[i] = o.model_copy(

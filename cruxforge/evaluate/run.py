@@ -66,7 +66,7 @@ def evaluate_release(
     concurrency: int = 4,
     on_progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Write ``out/results.jsonl``, ``scores.json``, ``scores.csv``, ``scores.md``; return scores."""
+    """Ask/import, check and score; write ``results.jsonl`` and ``scores.{json,csv,md}``."""
     items = read_release(release, languages)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(it, task, pool) for pool in items.values() for it in pool for task in tasks]
@@ -79,7 +79,9 @@ def evaluate_release(
 
     with ThreadPoolExecutor(max(1, concurrency)) as ex:
         asked = list(ex.map(ask, jobs))
-    outcomes = check_answers(backend, [(it, task, a.answer) for (it, task, _), a in zip(jobs, asked)])
+    outcomes = check_answers(
+        backend, [(it, task, a.answer) for (it, task, _), a in zip(jobs, asked)]
+    )
     records = [_record(model, o, a) for o, a in zip(outcomes, asked)]
     with (out / "results.jsonl").open("w", encoding="utf-8") as f:
         for r in records:

@@ -81,8 +81,6 @@ def scores_markdown(scores: dict[str, Any]) -> str:
 
     for model, langs in scores["models"].items():
         for lang, tasks in langs.items():
-            cells = [
-                fmt(tasks.get(t, {}).get(s)) for t in TASKS for s in ("all", "common")
-            ]
+            cells = [fmt(tasks.get(t, {}).get(s)) for t in TASKS for s in ("all", "common")]
             lines.append(f"| {model} | {lang} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

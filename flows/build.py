@@ -1,0 +1,288 @@
+"""The ``build`` flow: seeds -> validation + types -> agreement cases -> translation and
+repair per language -> release. Thin over :mod:`cruxforge.release`.
+
+Tasks are coarse (one per language batch), so hundreds of seeds cost a handful of task
+runs. Resume is the item store's job (every finished item is on disk, keyed by content),
+and Prefect adds its own cache on top: a language batch whose items' content keys are
+unchanged is answered from the persisted task result. Retries are for infrastructure
+faults only (sandbox ``infra_error``, LLM endpoint down); a wrong translation is a result,
+not a fault. Backend work is gated by a global concurrency limit ``backend-<name>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy
+from prefect.concurrency.sync import concurrency
+from prefect.context import TaskRunContext
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from cruxforge.models import SeedCheck, TypedSeed
+from cruxforge.release import (
+    BuildSpec,
+    check_seeds,
+    compute_cases,
+    resolve_languages,
+    runtime_status,
+    sha256_file,
+    translate_batch,
+    translator_id,
+    unavailable_reports,
+    write_release,
+)
+from cruxforge.store import canonical_json, item_key
+from cruxforge.translate.loop import ItemReport
+from cruxforge.translate.run import is_infra_fault
+from transition_rules.engine import Case
+
+INFRA_RETRIES = 2
+DEFAULT_WORKERS = 2
+
+
+class InfraFault(RuntimeError):
+    """Some items of a batch failed because the infrastructure did; carries the batch."""
+
+    def __init__(self, lang: str, reports: list[ItemReport]) -> None:
+        bad = [r for r in reports if is_infra_fault(r)]
+        super().__init__(
+            f"{lang}: {len(bad)} item(s) hit infrastructure faults, e.g. {bad[0].reason[:300]}"
+            if bad
+            else f"{lang}: infrastructure fault"
+        )
+        self.lang = lang
+        self.reports = reports
+
+    def __reduce__(self) -> Any:  # picklable across Dask workers
+        return (InfraFault, (self.lang, self.reports))
+
+
+def _infra_only(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry condition: only infrastructure faults are retried."""
+    try:
+        state.result()
+    except InfraFault:
+        return True
+    except Exception:  # noqa: BLE001 - anything else is a bug or bad input: no retry
+        return False
+    return False
+
+
+def _seeds_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    return "seeds-" + sha256_file_safe(parameters["seeds"])
+
+
+def sha256_file_safe(path: str) -> str:
+    try:
+        return sha256_file(Path(path))
+    except OSError:
+        return "missing-" + hashlib.sha256(path.encode()).hexdigest()
+
+
+def _batch_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    """Content key of a language batch: every item's store key (seed, rules, runtime
+    spec, backend, translator and model settings, repair budget, cases)."""
+    spec: BuildSpec = parameters["spec"]
+    lang: str = parameters["lang"]
+    cases: dict[str, list[Case]] = parameters["cases"]
+    tid = translator_id(spec, lang)
+    keys = [
+        item_key(s, lang, cases[s.id], tid, spec.max_repairs, spec.backend)
+        for s in parameters["typed"]
+    ]
+    return hashlib.sha256(canonical_json(keys).encode()).hexdigest()
+
+
+@task(name="check-runtimes", retries=INFRA_RETRIES, retry_delay_seconds=2)
+def check_runtimes_task(backend: str, langs: list[str]) -> dict[str, dict[str, Any]]:
+    return runtime_status(backend, langs)
+
+
+@task(
+    name="validate-and-type-seeds",
+    cache_policy=TASK_SOURCE + CacheKeyFnPolicy(cache_key_fn=_seeds_key),
+    persist_result=True,
+)
+def seeds_task(seeds: str) -> list[SeedCheck]:
+    return check_seeds(seeds)
+
+
+@task(name="agreement-cases", persist_result=True)
+def cases_task(spec: BuildSpec, typed: list[TypedSeed]) -> dict[str, list[Case]]:
+    # the item store caches cases per seed (they cost Python runs), so no Prefect cache
+    return compute_cases(spec, typed)
+
+
+@task(
+    name="translate-language",
+    task_run_name="translate-{lang}",
+    cache_policy=TASK_SOURCE + CacheKeyFnPolicy(cache_key_fn=_batch_key),
+    persist_result=True,
+    retries=INFRA_RETRIES,
+    retry_delay_seconds=5,
+    retry_condition_fn=_infra_only,
+)
+def translate_task(
+    spec: BuildSpec, typed: list[TypedSeed], lang: str, cases: dict[str, list[Case]]
+) -> list[ItemReport]:
+    logger = get_run_logger()
+    with concurrency(f"backend-{spec.backend}", occupy=1, strict=False):
+        reports = translate_batch(spec, typed, lang, cases)
+    counts = {s: sum(r.status == s for r in reports) for s in ("validated", "failed", "skipped")}
+    logger.info("%s: %s", lang, counts)
+    if any(is_infra_fault(r) for r in reports):
+        raise InfraFault(lang, reports)  # retried; finished items come from the store
+    return reports
+
+
+@task(name="write-release")
+def release_task(
+    spec: BuildSpec,
+    checks: list[SeedCheck],
+    cases: dict[str, list[Case]],
+    status: dict[str, dict[str, Any]],
+    reports: dict[str, list[ItemReport]],
+) -> str:
+    return str(write_release(spec, checks, cases, status, reports))
+
+
+def _ensure_limit(backend: str, limit: int) -> None:
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            client.upsert_global_concurrency_limit_by_name(f"backend-{backend}", limit)
+    except Exception as e:  # noqa: BLE001 - no limit is a slower build, not a broken one
+        get_run_logger().warning("could not set concurrency limit backend-%s: %s", backend, e)
+
+
+def _summary(reports: dict[str, list[ItemReport]]) -> list[dict[str, Any]]:
+    rows = []
+    for lang, rs in reports.items():
+        done = [r for r in rs if r.status == "validated"]
+        rows.append(
+            {
+                "language": lang,
+                "validated": len(done),
+                "failed": sum(r.status == "failed" for r in rs),
+                "skipped": sum(r.status == "skipped" for r in rs),
+                "repair rounds": sum(r.rounds for r in done),
+                "validated after repair": sum(r.rounds > 0 for r in done),
+                "tokens": sum(r.tokens for r in rs),
+            }
+        )
+    return rows
+
+
+def artifact_key(name: str) -> str:
+    safe = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+    return f"build-{safe or 'release'}"
+
+
+@flow(
+    name="build",
+    task_runner=ThreadPoolTaskRunner(max_workers=DEFAULT_WORKERS),
+    persist_result=True,
+    log_prints=True,
+)
+def build(
+    seeds: str = "seeds/demo.jsonl",
+    languages: str = "py,js",
+    translator: str = "reference",
+    references: str | None = "seeds/demo_reference",
+    model: str | None = None,
+    base_url: str | None = None,
+    temperature: float | None = None,
+    max_repairs: int = 3,
+    agreement: int = 10,
+    backend: str = "local",
+    release_name: str = "demo",
+    version: str = "1",
+    out_root: str = "artifacts",
+    work_dir: str | None = None,
+    seeds_licence: str | None = None,
+    backend_concurrency: int = DEFAULT_WORKERS,
+) -> str:
+    """Build a release; returns its directory. ``languages``: comma-separated ids or 'all'."""
+    logger = get_run_logger()
+    langs = resolve_languages(languages)
+    spec = BuildSpec(
+        seeds=seeds,
+        languages=langs,
+        translator=translator,
+        references=references,
+        model=model,
+        base_url=base_url,
+        temperature=temperature,
+        max_repairs=max_repairs,
+        agreement=agreement,
+        backend=backend,
+        release_name=release_name,
+        version=version,
+        out_root=out_root,
+        work_dir=work_dir,
+        seeds_licence=seeds_licence,
+    )
+    from cruxforge.release import make_build_drafter
+
+    make_build_drafter(spec)  # a bad translator or model config fails here, before any work
+    _ensure_limit(backend, backend_concurrency)
+    status_f = check_runtimes_task.submit(backend, langs)
+    checks = seeds_task(seeds)
+    typed = [c.typed for c in checks if c.typed is not None]
+    logger.info("seeds: %d ok, %d rejected", len(typed), len(checks) - len(typed))
+    cases = cases_task(spec, typed)
+    status = status_f.result()
+    futures = {
+        lang: translate_task.submit(spec, typed, lang, cases)
+        for lang in langs
+        if status[lang]["available"]
+    }
+    reports: dict[str, list[ItemReport]] = {}
+    for lang in langs:
+        if lang not in futures:
+            logger.warning("%s: no runtime on %s: %s", lang, backend, status[lang]["reason"])
+            reports[lang] = unavailable_reports(typed, lang, status[lang]["reason"] or "")
+            continue
+        futures[lang].wait()
+        state = futures[lang].state
+        if state.is_completed():
+            reports[lang] = futures[lang].result()
+        else:
+            err = state.result(raise_on_failure=False)
+            if not isinstance(err, InfraFault):
+                raise err if isinstance(err, BaseException) else RuntimeError(str(err))
+            logger.error("%s: infrastructure faults after retries: %s", lang, err)
+            reports[lang] = err.reports
+    out = release_task(spec, checks, cases, status, reports)
+    rows = _summary(reports)
+    create_table_artifact(
+        table=rows,
+        key=artifact_key(release_name),
+        description=f"Per-language results of release {release_name} {version}",
+    )
+    md = [
+        f"# Release `{release_name}` {version}",
+        "",
+        f"Written to `{out}` (report: `{out}/report.jsonl`, manifest: `{out}/manifest.json`).",
+        "",
+        "| language | validated | failed | skipped | repair rounds |",
+        "| --- | --- | --- | --- | --- |",
+        *(
+            f"| {r['language']} | {r['validated']} | {r['failed']} | {r['skipped']} "
+            f"| {r['repair rounds']} |"
+            for r in rows
+        ),
+        "",
+        f"Verify: `cruxforge release verify {out}`",
+    ]
+    create_markdown_artifact("\n".join(md), key=artifact_key(release_name) + "-card")
+    return out
+
+
+PARAMETERS = list(inspect.signature(build.fn).parameters)
