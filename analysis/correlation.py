@@ -75,14 +75,28 @@ def _corr(x: np.ndarray, y: np.ndarray, method: str) -> float:
     return float(stats.spearmanr(x, y).statistic)
 
 
+def _boot_corr(bx: np.ndarray, by: np.ndarray, method: str) -> np.ndarray:
+    """Row-wise correlation of resamples (rows with a NaN or no spread give NaN)."""
+    bad = np.isnan(bx).any(axis=1) | np.isnan(by).any(axis=1)
+    if method == "spearman":
+        bx, by = stats.rankdata(bx, axis=1), stats.rankdata(by, axis=1)
+    dx = bx - bx.mean(axis=1, keepdims=True)
+    dy = by - by.mean(axis=1, keepdims=True)
+    den = np.sqrt((dx * dx).sum(axis=1) * (dy * dy).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (dx * dy).sum(axis=1) / den
+    r[bad | (den <= 1e-12)] = np.nan
+    return r
+
+
 def correlations(
     scores: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05
 ) -> pd.DataFrame:
     """Per language pair: Pearson and Spearman over models, p-values, bootstrap CIs.
 
     The bootstrap resamples models with replacement (``n_boot`` times, percentile
-    interval of level ``1 - alpha``); resamples where a language has no spread are
-    skipped. Fewer than 3 models give NaN everywhere.
+    interval of level ``1 - alpha``); resamples where a language has no spread, or a
+    model lacks a score, are skipped. Fewer than 3 models give NaN everywhere.
     """
     rng = np.random.default_rng(seed)
     langs = list(scores.columns)
@@ -102,13 +116,8 @@ def correlations(
                 p = float(stats.pearsonr(x, y).pvalue)
             else:
                 p = float(stats.spearmanr(x, y).pvalue)
-            boots = []
-            for b in idx:
-                bx, by = m[b, i], m[b, j]
-                keep = ~np.isnan(bx) & ~np.isnan(by)
-                v = _corr(bx[keep], by[keep], method)
-                if not np.isnan(v):
-                    boots.append(v)
+            boots = _boot_corr(m[idx, i], m[idx, j], method) if n else np.zeros(0)
+            boots = boots[~np.isnan(boots)]
             lo, hi = (
                 (float(np.quantile(boots, alpha / 2)), float(np.quantile(boots, 1 - alpha / 2)))
                 if len(boots) >= 10

@@ -69,8 +69,9 @@ def md_table(df: pd.DataFrame, floatfmt: str = "{:.3f}", index: bool = False) ->
 
 
 def _heatmap(mat: pd.DataFrame, title: str, path: Path, vmin: float = -1, vmax: float = 1) -> None:
-    n = max(len(mat.index), len(mat.columns))
-    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * n, 1.0 + 0.5 * n))
+    fig, ax = plt.subplots(
+        figsize=(2.5 + 0.6 * len(mat.columns), 1.8 + 0.3 * len(mat.index) + 0.2 * len(mat.columns))
+    )
     im = ax.imshow(mat.to_numpy(dtype=float), cmap="RdBu_r", vmin=vmin, vmax=vmax)
     ax.set_xticks(range(len(mat.columns)), [str(c) for c in mat.columns], rotation=45)
     ax.set_yticks(range(len(mat.index)), [str(c) for c in mat.index])
@@ -87,7 +88,7 @@ def _heatmap(mat: pd.DataFrame, title: str, path: Path, vmin: float = -1, vmax: 
 
 
 def _dendrogram(link: np.ndarray, labels: list[str], title: str, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(2 + 0.5 * len(labels), 3))
+    fig, ax = plt.subplots(figsize=(2 + 0.5 * len(labels), 3.5))
     hierarchy.dendrogram(link, labels=labels, ax=ax, color_threshold=0.7)
     ax.set_ylabel("1 - Pearson r")
     ax.set_title(title, fontsize=9)
@@ -97,8 +98,8 @@ def _dendrogram(link: np.ndarray, labels: list[str], title: str, path: Path) -> 
 
 
 def _bars(df: pd.DataFrame, title: str, ylabel: str, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(2 + 0.5 * len(df.index) * max(1, len(df.columns)) / 3, 3))
-    df.plot.bar(ax=ax, legend=len(df.columns) > 1)
+    fig, ax = plt.subplots(figsize=(2 + 0.5 * len(df.index), 3.5))
+    df.plot.bar(ax=ax, legend=False)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
@@ -143,7 +144,7 @@ def build_report(
         save(f"pass_at_1_{task}", scores, index=True)
         md += [f"## {task} prediction", "", "### pass@1 (models x languages)", ""]
         md += [md_table(scores, index=True), ""]
-        _bars(scores.T, f"pass@1, {task} prediction", "pass@1", image(f"pass_at_1_{task}"))
+        _heatmap(scores, f"pass@1, {task}", image(f"pass_at_1_{task}"), vmin=0, vmax=1)
         md += [f"![pass@1](pass_at_1_{task}.png)", ""]
         pairs = correlations(scores, n_boot=n_boot, seed=seed)
         save(f"correlations_{task}", pairs)
