@@ -96,7 +96,7 @@ def correlations(
 
     The bootstrap resamples models with replacement (``n_boot`` times, percentile
     interval of level ``1 - alpha``); resamples where a language has no spread, or a
-    model lacks a score, are skipped. Fewer than 3 models give NaN everywhere.
+    model lacks a score, or that hold fewer than 3 distinct models, are skipped. Fewer than 3 models give NaN everywhere.
     """
     rng = np.random.default_rng(seed)
     langs = list(scores.columns)
@@ -104,6 +104,8 @@ def correlations(
     m = scores.to_numpy(dtype=float)
     n = m.shape[0]
     idx = rng.integers(0, n, size=(n_boot, n)) if n else np.zeros((0, 0), dtype=int)
+    # a resample of fewer than 3 distinct models has a degenerate correlation (+-1)
+    distinct = (np.diff(np.sort(idx, axis=1), axis=1) != 0).sum(axis=1) + 1 if n else idx[:, 0]
     for i, j in itertools.combinations(range(len(langs)), 2):
         ok = ~np.isnan(m[:, i]) & ~np.isnan(m[:, j])
         x, y = m[ok, i], m[ok, j]
@@ -116,8 +118,11 @@ def correlations(
                 p = float(stats.pearsonr(x, y).pvalue)
             else:
                 p = float(stats.spearmanr(x, y).pvalue)
-            boots = _boot_corr(m[idx, i], m[idx, j], method) if n else np.zeros(0)
-            boots = boots[~np.isnan(boots)]
+            if ok.sum() >= 3:
+                boots = _boot_corr(m[idx, i], m[idx, j], method)
+                boots = boots[~np.isnan(boots) & (distinct >= 3)]
+            else:
+                boots = np.zeros(0)
             lo, hi = (
                 (float(np.quantile(boots, alpha / 2)), float(np.quantile(boots, 1 - alpha / 2)))
                 if len(boots) >= 10

@@ -72,3 +72,22 @@ def write_results(df: pd.DataFrame, folder) -> list:  # type: ignore[no-untyped-
         g.to_json(p, orient="records", lines=True)
         paths.append(p)
     return paths
+
+
+def population_correlation(
+    *, n_items: int = 150, noise: float = 0.15, n: int = 20000, seed: int = 12345
+) -> float:
+    """Monte Carlo: the correlation across the model *population* of the observed pass@1
+    of two languages that share a skill (languages of different groups: 0 exactly).
+
+    Includes the binomial noise of ``n_items`` items, as observed pass@1 does.
+    """
+    rng = np.random.default_rng(seed)
+    d = rng.normal(0, 1.0, n_items)
+    s = rng.normal(0, 1, n)
+    obs = []
+    for _ in range(2):
+        own = s + rng.normal(0, noise, n)
+        p = _sigmoid(own[:, None] - d[None, :])
+        obs.append((rng.random(p.shape) < p).mean(axis=1))
+    return float(np.corrcoef(obs[0], obs[1])[0, 1])

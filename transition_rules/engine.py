@@ -176,6 +176,18 @@ def check_type(rules: RuleFile, t: Type, *, is_result: bool = False) -> None:
                 )
 
 
+def tuple_name(rules: RuleFile, t: TupleT) -> str:
+    names = rules.types.tuple_names
+    if not names:
+        return ""
+    if not 1 <= len(t.elems) <= len(names):
+        raise Unsupported(
+            "unsupported_tuple_arity",
+            f"{rules.name} tuples have names for 1..{len(names)} members, not {len(t.elems)}",
+        )
+    return names[len(t.elems) - 1]
+
+
 def render_type(rules: RuleFile, t: Type) -> str:
     tr = rules.types
     if isinstance(t, Prim):
@@ -189,7 +201,11 @@ def render_type(rules: RuleFile, t: Type) -> str:
     if isinstance(t, DictT):
         return tr.dict.format(key=render_type(rules, t.key), value=render_type(rules, t.value))
     if isinstance(t, TupleT):
-        return tr.tuple.format(elems=tr.tuple_sep.join(render_type(rules, e) for e in t.elems))
+        elems = tr.tuple_sep.join(
+            tr.tuple_member.format(elem=render_type(rules, e), i=i) for i, e in enumerate(t.elems)
+        )
+        tmpl = tr.tuple_one if (len(t.elems) == 1 and tr.tuple_one) else tr.tuple
+        return tmpl.format(elems=elems, n=len(t.elems), name=tuple_name(rules, t))
     if isinstance(t, OptionalT):
         return tr.optional.format(inner=render_type(rules, t.inner))
     if isinstance(t, UnionT):
@@ -328,6 +344,7 @@ def render_literal(rules: RuleFile, v: Any, t: Type) -> str:
             n=len(items),
             type=render_type(rules, t),
             elem_types=rules.types.tuple_sep.join(render_type(rules, e) for e in t.elems),
+            name=tuple_name(rules, t),
         )
     raise Unsupported("unresolved_type", f"cannot render a value of type {t}")
 

@@ -40,9 +40,19 @@ def _php_open_tag(source: str) -> str:
     return "<?php\n" + _PHP_CLOSE.sub("", _PHP_OPEN.sub("", source))
 
 
+def _perl_use_utf8(source: str) -> str:
+    """``use utf8`` as the first line, so the function's string literals are characters too.
+
+    In a published item the function comes before the harness: without this, its
+    non-ASCII literals would be bytes while the harness's are characters.
+    """
+    return source if source.startswith("use utf8;") else "use utf8;\n" + source
+
+
 HOOKS: dict[str, Hook] = {
     "dedupe_imports": _strip_duplicate_imports,
     "php_open_tag": _php_open_tag,
+    "perl_use_utf8": _perl_use_utf8,
 }
 
 

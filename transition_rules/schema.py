@@ -31,7 +31,8 @@ class TypeRules(_Strict):
     """Target type text for each type-language node.
 
     Placeholders: ``{elem}`` (list/set), ``{key}``/``{value}`` (dict), ``{inner}``
-    (Optional), ``{elems}`` (tuple members joined by ``tuple_sep``), ``{arms}`` (Union).
+    (Optional), ``{elems}`` (tuple members, each through ``tuple_member``, joined by
+    ``tuple_sep``), ``{n}`` and ``{name}`` (tuple arity and its name), ``{arms}`` (Union).
     """
 
     int: _S
@@ -40,8 +41,11 @@ class TypeRules(_Strict):
     str: _S
     none: _S
     list: _S
-    tuple: _S
+    tuple: _S  # {elems}, {n} (arity), {name} (from tuple_names by arity)
     tuple_sep: _S = ", "
+    tuple_one: _S | None = None  # a one-member tuple where `tuple` would collapse to T
+    tuple_member: _S = "{elem}"  # each member in {elems}: {elem}, {i} (index from 0)
+    tuple_names: list[_S] = []  # per-arity type names (javatuples: Unit, Pair, Triplet ...)
     dict: _S  # type: ignore[assignment]
     set: _S
     optional: _S

@@ -47,9 +47,11 @@ def evaluate_command(
     if not task_list or any(t not in TASKS for t in task_list):
         console.print("[red]error:[/red] --tasks takes input, output or both")
         raise typer.Exit(2)
-    if (predictions is None) == (model is None and base_url is None and llm_config is None):
+    live = base_url is not None or llm_config is not None
+    if (predictions is not None and live) or (predictions is None and not (live or model)):
         console.print(
-            "[red]error:[/red] give either --predictions or a model (--model/--base-url)"
+            "[red]error:[/red] give either --predictions (with --model to name the results) "
+            "or a model to ask (--model with --base-url or --llm-config)"
         )
         raise typer.Exit(2)
     client = None

@@ -1,0 +1,58 @@
+"""Shared by the release and flow tests: small seed files and a scripted 'LLM' that
+translates demo seeds into Python (the seed's own code, fenced)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from cruxforge.llm.testserver import Reply
+from tests.conftest import DEMO_SEEDS
+
+
+def small_seeds(tmp: Path, n: int, name: str = "seeds.jsonl") -> Path:
+    """The first ``n`` demo seeds as a seed file of their own."""
+    lines = DEMO_SEEDS.read_text(encoding="utf-8").splitlines()[:n]
+    path = tmp / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def seed_codes(path: Path) -> list[str]:
+    return [json.loads(x)["code"].strip() for x in path.read_text().splitlines() if x.strip()]
+
+
+def python_of(body: dict[str, Any]) -> str:
+    """The Python function a translate request asks about (its first ```python block)."""
+    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    return user.split("```python\n", 1)[1].split("\n```", 1)[0].strip()
+
+
+class PythonTranslator:
+    """Script for ScriptedChatServer: answers with the seed's own code as a Python block.
+
+    ``gate_on``: a request for that seed code blocks until ``release()`` (once), and sets
+    ``blocked``: a test can kill a build while it waits for that answer.
+    """
+
+    def __init__(self, gate_on: str | None = None) -> None:
+        self.gate_on = gate_on
+        self.blocked = threading.Event()
+        self._open = threading.Event()
+
+    def release(self) -> None:
+        self.gate_on = None
+        self._open.set()
+
+    def __call__(self, body: dict[str, Any]) -> Reply:
+        code = python_of(body)
+        if self.gate_on is not None and code == self.gate_on:
+            self.blocked.set()
+            self._open.wait(600)
+        return Reply.answer(f"```python\n{code}\n```", prompt_tokens=50, completion_tokens=20)
+
+
+def request_id(body: dict[str, Any]) -> str:
+    return json.dumps(body["messages"], sort_keys=True)
