@@ -96,7 +96,8 @@ def correlations(
 
     The bootstrap resamples models with replacement (``n_boot`` times, percentile
     interval of level ``1 - alpha``); resamples where a language has no spread, or a
-    model lacks a score, or that hold fewer than 3 distinct models, are skipped. Fewer than 3 models give NaN everywhere.
+    model lacks a score, or that hold fewer than 3 distinct models, are skipped. Fewer
+    than 3 models give NaN everywhere.
     """
     rng = np.random.default_rng(seed)
     langs = list(scores.columns)

@@ -281,18 +281,14 @@ def translate_batch(
     return reports
 
 
-def unavailable_reports(
-    typed: Sequence[TypedSeed], lang: str, reason: str
-) -> list[ItemReport]:
+def unavailable_reports(typed: Sequence[TypedSeed], lang: str, reason: str) -> list[ItemReport]:
     return [
         ItemReport(id=s.id, lang=lang, status="skipped", reason=f"runtime_unavailable: {reason}")
         for s in typed
     ]
 
 
-def build_release(
-    spec: BuildSpec, on_item: Callable[[ItemReport], None] | None = None
-) -> Path:
+def build_release(spec: BuildSpec, on_item: Callable[[ItemReport], None] | None = None) -> Path:
     """The whole build without an orchestrator (the ``build`` flow runs these as tasks)."""
     langs = resolve_languages(spec.languages)
     make_build_drafter(spec)  # fail early on a bad translator
@@ -413,8 +409,9 @@ def write_release(
         shutil.copytree(tdir, tmp / "transcript", ignore=shutil.ignore_patterns("*.tmp", ".*"))
 
     counts = {
-        lang: {s: sum(r.status == s for r in reports[lang]) for s in ("validated", "failed",
-                                                                       "skipped")}
+        lang: {
+            s: sum(r.status == s for r in reports[lang]) for s in ("validated", "failed", "skipped")
+        }
         for lang in langs
     }
     for lang in langs:
@@ -451,7 +448,9 @@ def write_release(
         },
     }
     (tmp / "README.md").write_text(_card(spec, manifest), encoding="utf-8")
-    files = sorted(p for p in tmp.rglob("*") if p.is_file() and p.parts[len(tmp.parts)] != "transcript")
+    files = sorted(
+        p for p in tmp.rglob("*") if p.is_file() and p.parts[len(tmp.parts)] != "transcript"
+    )
     manifest["files"] = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in files}
     th, n = tree_hash(tmp / "transcript")
     manifest["transcript"] = {"entries": n, "sha256": th} if n else None
@@ -510,8 +509,11 @@ def _card(spec: BuildSpec, m: Mapping[str, Any]) -> str:
         "`<lang>.jsonl` (CRUXEval-X format: `id`, `code`, `input_reasoning`, "
         "`output_reasoning`), `benchmark.parquet` (all languages, `lang` column), "
         "`report.jsonl`, `manifest.json`, `seeds.jsonl`, `typed_seeds.jsonl`, `cases.jsonl`"
-        + (", `transcript/` (every LLM exchange; replay with `--translator replay:DIR`)"
-           if m.get("transcript") or t["name"] != "reference" else "")
+        + (
+            ", `transcript/` (every LLM exchange; replay with `--translator replay:DIR`)"
+            if m.get("transcript") or t["name"] != "reference"
+            else ""
+        )
         + ".",
         "",
         "## Licence",
@@ -560,8 +562,12 @@ def verify_release(
             problems.append(f"{rel}: sha256 {got[:16]}… != manifest {want[:16]}…")
     for p in sorted(directory.rglob("*")):
         rel = p.relative_to(directory).as_posix()
-        if p.is_file() and rel != "manifest.json" and not rel.startswith("transcript/") \
-                and rel not in listed:
+        if (
+            p.is_file()
+            and rel != "manifest.json"
+            and not rel.startswith("transcript/")
+            and rel not in listed
+        ):
             problems.append(f"{rel}: not listed in the manifest")
     if m.get("transcript"):
         th, n = tree_hash(directory / "transcript")
@@ -575,13 +581,14 @@ def verify_release(
             problems.append(f"rules {lang}: current hash {got} != manifest {want}")
     for lang, rt in sorted(m.get("runtimes", {}).items()):
         if (got := get_spec(lang).spec_hash()) != rt.get("spec_hash"):
-            problems.append(f"runtime {lang}: current spec hash {got} != manifest {rt['spec_hash']}")
+            problems.append(
+                f"runtime {lang}: current spec hash {got} != manifest {rt.get('spec_hash')}"
+            )
 
     typed = {
         s.id: s
         for s in (
-            TypedSeed.model_validate_json(line)
-            for line in _lines(directory / "typed_seeds.jsonl")
+            TypedSeed.model_validate_json(line) for line in _lines(directory / "typed_seeds.jsonl")
         )
     }
     by_pub = {str(published_id(sid)): s for sid, s in typed.items()}

@@ -91,11 +91,13 @@ def build_command(
             else DaskTaskRunner(cluster_kwargs={"n_workers": 1, "threads_per_worker": workers,
                                                 "processes": False})
         )  # fmt: skip
-        flow = build.with_options(task_runner=runner)
+        flow = build.with_options(task_runner=runner)  # type: ignore[arg-type]
     elif workers != 2:
         from prefect.task_runners import ThreadPoolTaskRunner
 
-        flow = build.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))
+        flow = build.with_options(
+            task_runner=ThreadPoolTaskRunner(max_workers=workers)  # type: ignore[arg-type]
+        )
     console.print("starting the build flow (Prefect local engine)...")
     out = flow(
         seeds=str(seeds),

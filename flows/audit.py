@@ -34,7 +34,7 @@ def audit_language_task(
         return audit(Path(benchmark), checks, b, [lang])
 
 
-@flow(name="audit", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
+@flow(name="audit", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)  # type: ignore[arg-type]
 def audit_flow(
     benchmark: str = "artifacts/demo/1",
     seeds: str = "seeds/demo.jsonl",

@@ -186,7 +186,7 @@ def artifact_key(name: str) -> str:
 
 @flow(
     name="build",
-    task_runner=ThreadPoolTaskRunner(max_workers=DEFAULT_WORKERS),
+    task_runner=ThreadPoolTaskRunner(max_workers=DEFAULT_WORKERS),  # type: ignore[arg-type]
     persist_result=True,
     log_prints=True,
 )

@@ -11,7 +11,8 @@ user.
 
 Limits per process (compile and run separately): wall time (the whole process tree is
 killed and the kill verified), memory and pids through a child cgroup per process
-(cgroup v1 ``memory``/``pids`` hierarchies or cgroup v2), stdout/stderr caps (the
+(cgroup v1 ``memory``/``pids`` hierarchies or cgroup v2; at most one CPU where the
+``cpu`` controller is available), stdout/stderr caps (the
 process is killed when one is exceeded), file size (RLIMIT_FSIZE), no core files.
 
 What each process did is reported as a :class:`~runtimes.verdicts.ProcessOutcome`;
@@ -49,6 +50,7 @@ INSIDE_WORKDIR = "/work"
 INSIDE_CACHE = "/cache"
 VERDICT_FILE = ".cruxforge-verdicts"
 MAX_VERDICT_BYTES = 4 * 1024 * 1024
+CPU_PERIOD_US = 100_000  # each sandbox gets at most one CPU (quota = period)
 SYSTEM_PATHS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 BASE_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
 BASE_ENV = {
@@ -162,6 +164,10 @@ class _Cgroups:
             if self._try_make(mem_root) and self._try_make(pids_root):
                 self.version = 1
                 self._roots = {"memory": mem_root, "pids": pids_root}
+                # optional: cap each sandbox at one CPU so a fork bomb cannot starve the host
+                cpu_root = Path("/sys/fs/cgroup/cpu") / own.get("cpu", "/").lstrip("/")
+                if (cpu_root / "cpu.cfs_quota_us").exists() and self._try_make(cpu_root):
+                    self._roots["cpu"] = cpu_root
                 return
         unified = Path("/sys/fs/cgroup")
         if (unified / "cgroup.controllers").exists():
@@ -181,6 +187,16 @@ class _Cgroups:
     def available(self) -> bool:
         return self.version > 0
 
+    def sweep_stale(self) -> None:
+        """Remove empty groups left by cruxforge processes that died mid-run."""
+        for root in self._roots.values():
+            with contextlib.suppress(OSError):
+                for d in root.glob("cruxforge-*-*"):
+                    pid = d.name.split("-")[1]
+                    if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                        with contextlib.suppress(OSError):
+                            d.rmdir()  # fails (harmlessly) while processes remain
+
     def create(self, memory_mb: int, pids: int) -> _Group:
         name = f"cruxforge-{os.getpid()}-{uuid.uuid4().hex[:10]}"
         limit = str(memory_mb * 1024 * 1024)
@@ -193,13 +209,26 @@ class _Cgroups:
             with contextlib.suppress(OSError):  # only with swap accounting
                 (mem / "memory.memsw.limit_in_bytes").write_text(limit)
             (pid / "pids.max").write_text(str(pids))
-            return _Group([mem, pid], 1)
+            dirs = [mem, pid]
+            if "cpu" in self._roots:
+                cpu = self._roots["cpu"] / name
+                try:
+                    cpu.mkdir()
+                    (cpu / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+                    (cpu / "cpu.cfs_quota_us").write_text(str(CPU_PERIOD_US))
+                    dirs.append(cpu)
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        cpu.rmdir()
+            return _Group(dirs, 1)
         d = self._roots[""] / name
         d.mkdir()
         (d / "memory.max").write_text(limit)
         with contextlib.suppress(OSError):
             (d / "memory.swap.max").write_text("0")
         (d / "pids.max").write_text(str(pids))
+        with contextlib.suppress(OSError):  # only when the cpu controller is delegated
+            (d / "cpu.max").write_text(f"{CPU_PERIOD_US} {CPU_PERIOD_US}")
         return _Group([d], 2)
 
 
@@ -246,6 +275,7 @@ class LocalBackend(Backend):
         self.bwrap = bwrap or shutil.which("bwrap")
         self.is_root = os.geteuid() == 0
         self.cgroups = _Cgroups()
+        self.cgroups.sweep_stale()
         if work_root is None:
             shm = Path("/dev/shm")
             base = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())

@@ -117,7 +117,7 @@ def parse_verdict_text(text: str) -> tuple[dict[int, tuple[str, str | None]], bo
     """Parse verdict-file text -> ({case: (kind, payload)}, saw DONE). First line per case wins."""
     found: dict[int, tuple[str, str | None]] = {}
     done = False
-    for raw in text.splitlines():
+    for raw in text.split("\n"):  # not splitlines(): U+2028 may sit inside a value
         line = raw.rstrip("\r")
         if line.strip() == "DONE":
             done = True

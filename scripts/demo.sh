@@ -1,22 +1,34 @@
 #!/usr/bin/env bash
-# The README's main command: set up a fresh Debian 12 root machine, then run the demo job:
-# validate and type the demo seeds, render them with the project's demo reference
-# translations as a CRUXEval-X-format benchmark, and audit it: every item under
-# cruxforge's own rule-made harness and as published, in every language with a runtime here.
-#   CRUXFORGE_SKIP_SETUP=1   skip the installers (a machine already set up)
+# The README's main command: set up a fresh Debian 12 root machine, then build the demo
+# release offline: the demo seeds are validated and typed, given agreement test cases,
+# translated with the project's own reference translations (seeds/demo_reference) and
+# validated by execution in every language with a runtime here, on Prefect's local engine
+# and the local sandbox backend; the release goes to artifacts/demo/<version>/ and is then
+# verified (every item re-run, manifest checked) and audited as published.
+#   CRUXFORGE_SKIP_SETUP=1      skip the installers (a machine already set up)
+#   CRUXFORGE_DEMO_LANGUAGES    languages to build (default: all)
+#   CRUXFORGE_DEMO_BACKEND      local (default) or docker
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false
+# Prefect's ephemeral server can take longer than its 20 s default to start on a busy host
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="${PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS:-300}"
 
 if [ "${CRUXFORGE_SKIP_SETUP:-0}" != 1 ]; then
     bash scripts/setup.sh
 fi
+langs="${CRUXFORGE_DEMO_LANGUAGES:-all}"
+backend="${CRUXFORGE_DEMO_BACKEND:-local}"
+version=1
 out=artifacts/demo
+rel="$out/$version"
 mkdir -p "$out"
 uv run cruxforge seeds check seeds/demo.jsonl --report "$out/seeds-report.json"
-uv run cruxforge export --seeds seeds/demo.jsonl --references seeds/demo_reference \
-    --out "$out/benchmark"
-uv run cruxforge audit --benchmark "$out/benchmark" --seeds seeds/demo.jsonl \
-    --backend local --out "$out/audit"
-echo "demo: seed report $out/seeds-report.json; benchmark $out/benchmark/<lang>.jsonl;" \
-    "audit $out/audit/audit.jsonl"
+uv run cruxforge build --seeds seeds/demo.jsonl --languages "$langs" \
+    --translator reference --references seeds/demo_reference \
+    --backend "$backend" --release-name demo --version "$version"
+uv run cruxforge release verify "$rel" --backend "$backend"
+uv run cruxforge audit --benchmark "$rel" --seeds "$rel/seeds.jsonl" \
+    --backend "$backend" --out "$out/audit"
+echo "demo release: $rel (items <lang>.jsonl, benchmark.parquet, README.md, manifest.json)"
+echo "demo report:  $rel/report.jsonl   audit: $out/audit/audit.jsonl"

@@ -51,9 +51,12 @@ def test_release_files(release: Path) -> None:
         assert set(it) == {"id", "code", "input_reasoning", "output_reasoning"}
         assert "def f(" in it["code"] and "assert" in it["code"]
     report = [json.loads(x) for x in (release / "report.jsonl").read_text().splitlines()]
-    assert [tuple(r) for r in report] == [("id", "lang", "status", "reason", "rounds", "tokens")] * 2
-    assert [(r["id"], r["status"]) for r in report] == [("demo_0", "validated"),
-                                                        ("demo_1", "validated")]
+    fields = ("id", "lang", "status", "reason", "rounds", "tokens")
+    assert [tuple(r) for r in report] == [fields] * 2
+    assert [(r["id"], r["status"]) for r in report] == [
+        ("demo_0", "validated"),
+        ("demo_1", "validated"),
+    ]
     df = pd.read_parquet(release / "benchmark.parquet")
     assert list(df.columns) == ["lang", "id", "code", "input_reasoning", "output_reasoning"]
     assert df["code"].tolist() == [it["code"] for it in items]

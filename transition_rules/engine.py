@@ -410,7 +410,8 @@ def _render_call(rules: RuleFile, seed: TypedSeed, case: Case) -> str:
 
 def _indent(rules: RuleFile, text: str) -> str:
     ind = rules.harness.indent
-    return "\n".join(ind + line if line else line for line in text.splitlines())
+    # split on "\n" only: str.splitlines() would also cut at U+2028 inside a literal
+    return "\n".join(ind + line if line else line for line in text.split("\n"))
 
 
 def render_harness(

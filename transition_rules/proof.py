@@ -58,6 +58,7 @@ HARD_STRINGS = [
     "emoji 😀 and 𝄞",
     "$dollar ${x} @at #hash %s {braces} `tick`",
     "  leading and trailing  ",
+    "line\u2028sep\u2029para\x85nel",  # Unicode line breaks inside one value
 ]
 
 

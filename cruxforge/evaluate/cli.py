@@ -39,7 +39,12 @@ def evaluate_command(
     """Evaluate a model (asked live, or from imported predictions) by executing its answers."""
     from cruxforge.evaluate.items import TASKS, ReleaseError
     from cruxforge.evaluate.predictions import read_predictions
-    from cruxforge.evaluate.run import Answerer, evaluate_release, model_answerer, predictions_answerer
+    from cruxforge.evaluate.run import (
+        Answerer,
+        evaluate_release,
+        model_answerer,
+        predictions_answerer,
+    )
     from runtimes.backend import get_backend
 
     langs = [x.strip() for x in languages.split(",")] if languages else None
