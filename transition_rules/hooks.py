@@ -17,14 +17,14 @@ def _strip_duplicate_imports(source: str) -> str:
     seen: set[str] = set()
     out = []
     pat = re.compile(r"^\s*(import|using|#include|use|from)\b")
-    for line in source.splitlines():
+    for line in source.split("\n"):  # not splitlines(): U+2028 may sit in a literal
         key = line.strip()
         if pat.match(line) and key.endswith((";", ">", '"')) or key.startswith("#include"):
             if key in seen:
                 continue
             seen.add(key)
         out.append(line)
-    return "\n".join(out) + ("\n" if source.endswith("\n") else "")
+    return "\n".join(out)
 
 
 _PHP_OPEN = re.compile(r"^[ \t]*<\?php\b[ \t]*\n?", re.M)
