@@ -182,7 +182,7 @@ def translate_item(
     stub = render_stub(rules, seed)
     messages = translate_messages(seed, lang, stub, fewshot_code(lang))
     rt = seed.signature.result_type()
-    forbidden = [lit for c in cases[:1] if len(lit := render_literal(rules, c.expected, rt)) >= 6]
+    forbidden = expected_literals(rules, cases[:1], rt, seed.code)
     last_diag = ""
     for rnd in range(max_repairs + 1):
         t0 = time.monotonic()
@@ -266,6 +266,26 @@ def translate_item(
         messages = [*messages, next_msg]
     report.reason = f"not validated after {max_repairs} repair rounds: {last_diag[:600]}"
     return report
+
+
+def expected_literals(rules: Any, cases: Sequence[Case], rt: Any, python: str) -> list[str]:
+    """Expected-value literals a translation must not embed: only distinctive ones.
+
+    Short literals and empty containers (`0`, `true`, `new Map()`, `[]`) occur in honest
+    code all the time, and so does a constant the Python function itself contains
+    (`return "not found"`); a long literal of any other value does not.
+    """
+    out = []
+    for c in cases:
+        v = c.expected
+        if isinstance(v, (list, tuple, set, dict, str)) and not v:
+            continue
+        if (isinstance(v, str) and v in python) or repr(v) in python:
+            continue
+        lit = render_literal(rules, v, rt)
+        if len(lit) >= 8:
+            out.append(lit)
+    return out
 
 
 _INTERPRETED = {"js", "lua", "php", "pl", "py", "r", "rb", "rkt", "sh", "jl"}

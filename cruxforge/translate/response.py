@@ -11,7 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from transition_rules.parsing import FunctionNotFound, cut_function, find_functions, syntax_errors
+from transition_rules.parsing import (
+    FunctionNotFound,
+    cut_function,
+    find_functions,
+    parse,
+    syntax_errors,
+)
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
 _PYTHON_CALL = re.compile(r"\bpython[0-9.]*\b|\bpy_compile\b|\bPyRun_", re.I)
@@ -74,11 +80,12 @@ def extract_function(
                     f"function {entry!r} takes {n} parameters; the signature has {arity}"
                 )
                 continue
-        if _PYTHON_CALL.search(code):
+        if calls_python(lang, code):
             problems.append("the function calls out to a Python interpreter; translate it instead")
             continue
+        searchable = strip_comments(lang, code)
         for lit in forbidden or []:
-            if lit and lit in code:
+            if lit and lit in searchable:
                 problems.append(
                     f"the function embeds the expected output literal {lit[:80]!r}; "
                     "compute it instead"
@@ -139,3 +146,32 @@ def _names_in(param: object) -> int:
         names = [c for c in param.named_children if c.type == "identifier"]  # type: ignore[attr-defined]
         return max(1, len(names))
     return 1
+
+
+def _nodes(lang: str, code: str, kinds: tuple[str, ...]) -> list[tuple[int, int]]:
+    spans = []
+    stack = [parse(lang, code)]
+    while stack:
+        n = stack.pop()
+        if any(k in n.type for k in kinds):
+            spans.append((n.start_byte, n.end_byte))
+            continue
+        stack.extend(n.children)
+    return spans
+
+
+def strip_comments(lang: str, code: str) -> str:
+    """The code with comments blanked out (a comment may mention anything)."""
+    data = bytearray(code.encode("utf-8"))
+    for a, b in _nodes(lang, code, ("comment",)):
+        data[a:b] = b" " * (b - a)
+    return data.decode("utf-8", errors="replace")
+
+
+def calls_python(lang: str, code: str) -> bool:
+    """Whether a string literal of the code names a Python interpreter (comments don't count)."""
+    data = code.encode("utf-8")
+    for a, b in _nodes(lang, code, ("string", "heredoc")):
+        if _PYTHON_CALL.search(data[a:b].decode("utf-8", errors="replace")):
+            return True
+    return False
