@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 # field names below shadow builtins (they name the type language's types)
 _S = builtins.str
 _I = builtins.int
+_L = builtins.list
 # `dict` as a field name shadows pydantic's deprecated BaseModel.dict(); that is intended
 warnings.filterwarnings("ignore", message='Field name "dict"', category=UserWarning)
 
@@ -45,7 +46,7 @@ class TypeRules(_Strict):
     tuple_sep: _S = ", "
     tuple_one: _S | None = None  # a one-member tuple where `tuple` would collapse to T
     tuple_member: _S = "{elem}"  # each member in {elems}: {elem}, {i} (index from 0)
-    tuple_names: list[_S] = []  # per-arity type names (javatuples: Unit, Pair, Triplet ...)
+    tuple_names: _L[_S] = []  # per-arity type names (javatuples: Unit, Pair, Triplet ...)
     dict: _S  # type: ignore[assignment]
     set: _S
     optional: _S
