@@ -141,3 +141,31 @@ def test_timeout_message_has_run_seconds() -> None:
     run = ProcessOutcome(exit_code=None, signal=9, timed_out=True, seconds=5.02)
     r = assemble_result(prog(1), compile=None, run=run, verdict_text="")
     assert "timed out after 5.0s" in (r.cases[0].message or "")
+
+
+def _published() -> Program:
+    return Program(id="pub", lang="py", source="", n_cases=1, judge="exit_status")
+
+
+def test_exit_status_judge_passes_only_on_clean_exit() -> None:
+    ok = assemble_result(_published(), compile=None, run=OK, verdict_text="")
+    assert ok.passed and len(ok.cases) == 1
+    failed = ProcessOutcome(exit_code=1, stderr="AssertionError")
+    bad = assemble_result(_published(), compile=None, run=failed, verdict_text="CASE 0 PASS\n")
+    assert bad.verdict is Verdict.wrong_answer and "AssertionError" in (bad.cases[0].message or "")
+
+
+def test_exit_status_judge_keeps_limit_verdicts() -> None:
+    slow = ProcessOutcome(exit_code=None, signal=signal.SIGKILL, timed_out=True)
+    assert assemble_result(_published(), compile=None, run=slow, verdict_text="").verdict is (
+        Verdict.timeout
+    )
+    broken = ProcessOutcome(exit_code=1, stderr="error: expected ;")
+    r = assemble_result(_published(), compile=broken, run=None, verdict_text="")
+    assert r.verdict is Verdict.compile_error
+
+
+def test_line_separators_inside_a_value_do_not_split_lines() -> None:
+    text = 'CASE 0 FAIL "a\u2028b\u2029c\x85d"\nDONE\n'
+    r = assemble_result(prog(1, ['"x"']), compile=None, run=OK, verdict_text=text)
+    assert r.cases[0].actual == '"a\u2028b\u2029c\x85d"'
