@@ -123,23 +123,52 @@ def selftest(
 
 
 @runtimes_app.command()
-def build(lang: LangsOpt = None) -> None:
-    """Build the docker images for LANG (default all) from runtimes/<lang>/Dockerfile."""
-    from runtimes import images  # written by the docker backend
+def build(
+    lang: LangsOpt = None,
+    force: Annotated[bool, typer.Option(help="rebuild even when the tag exists")] = False,
+    jobs: Annotated[int, typer.Option(min=1, help="images built at once")] = 2,
+    prune: Annotated[bool, typer.Option(help="remove tags no current spec uses")] = False,
+) -> None:
+    """Build the docker images for LANG (default all) from runtimes/<lang>/Dockerfile.
 
-    result = images.build_images(_langs(lang) if lang else None)
-    if result is not None:
-        console.print(result)
+    Exits non-zero when an image that should build fails (Julia's is skipped: unverified).
+    """
+    from runtimes import images
+
+    try:
+        results = images.build_images(
+            _langs(lang) if lang else None, force=force, log=console.print, jobs=jobs
+        )
+        if prune:
+            for tag in images.remove_stale_images():
+                console.print(f"removed stale image {tag}")
+    except (images.ImageBuildError, images.DockerUnavailableError) as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    table = Table(title="runtime images")
+    for col in ("lang", "status", "image", "seconds", "detail"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(r.lang, r.status, r.tag, f"{r.seconds:.0f}", (r.reason or "")[-300:])
+    console.print(table)
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(1)
 
 
 @runtimes_app.command("bootstrap-base")
-def bootstrap_base() -> None:
-    """Make the base image offline (debootstrap) when no registry is reachable."""
-    from runtimes import images  # written by the docker backend
+def bootstrap_base(
+    force: Annotated[bool, typer.Option(help="rebuild even when the tag exists")] = False,
+) -> None:
+    """Make the base images offline (debootstrap + docker import) when no registry is reachable."""
+    from runtimes import images
 
-    result = images.bootstrap_base()
-    if result is not None:
-        console.print(result)
+    try:
+        results = images.bootstrap_base(force=force, log=console.print)
+    except (images.ImageBuildError, images.DockerUnavailableError) as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    for r in results:
+        console.print(f"{r.tag}: {r.status} ({r.seconds:.0f} s)")
 
 
 def run(
