@@ -117,6 +117,7 @@ def _audit_language(
                 source=it.code,
                 n_cases=1,
                 judge="exit_status",
+                variant="published",
             )
         )
         slots.append((idx, "published"))

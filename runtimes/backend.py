@@ -40,6 +40,10 @@ class Program(BaseModel):
     # "exit_status": one case, passed iff the program compiles and exits 0 - for code run
     # as another benchmark published it, whose harness asserts
     judge: Literal["protocol", "exit_status"] = "protocol"
+    # a named variant of the language's runtime spec (runtime.toml [variants.NAME]), e.g.
+    # "published" for CRUXEval-X's conventions; None, or a language without that variant,
+    # runs with the spec's main commands
+    variant: str | None = None
 
 
 class CaseVerdict(BaseModel):

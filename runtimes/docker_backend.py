@@ -389,13 +389,14 @@ class _Worker:
         seconds: float,
         env: dict[str, str],
         stdin: bytes | None,
+        source_file: str | None = None,
     ) -> tuple[ProcessOutcome, str]:
         """Run one step through the driver -> (outcome, verdict file text)."""
         lim = self.spec.limits
         cap = lim.output_kb * 1024
         cmd = [
             "bash", "-c", DRIVER, "cruxforge-driver",
-            mode, run_id, self.spec.source_file, final, tag,
+            mode, run_id, source_file or self.spec.source_file, final, tag,
             str(int(seconds * 1_000_000)),
             str(lim.file_mb * 1024 * 1024),
             str(cap),
@@ -689,13 +690,14 @@ class DockerBackend(Backend):
 
     def _execute_one(self, program: Program) -> RunResult:
         try:
-            spec = get_spec(program.lang)
+            base = get_spec(program.lang)
         except RuntimeSpecError as e:
             return self._infra(program, str(e))
+        spec = base.for_variant(program.variant)
         err = self._engine_error()
         if err:
             return self._infra(program, err)
-        tag = image_tag(spec)
+        tag = image_tag(base)  # a variant runs in the language's one image
         try:
             present = image_exists(self.client, tag)
         except Exception as e:
@@ -706,7 +708,7 @@ class DockerBackend(Backend):
                 msg += f" --force (unverified offline: {spec.docker.unverified_reason or '?'})"
             return self._infra(program, msg)
         try:
-            worker = self._acquire(spec, tag)
+            worker = self._acquire(base, tag)
         except Exception as e:
             return self._infra(program, f"cannot start a worker container from {tag}: {e}")
         worker.counter += 1
@@ -729,6 +731,7 @@ class DockerBackend(Backend):
                     seconds=lim.compile_seconds,
                     env=self._env(spec, workdir, compile_step=True),
                     stdin=source,
+                    source_file=spec.source_file,
                 )
             if compile_out is None or compile_out.succeeded:
                 worker.set_memory(lim.memory_mb)
@@ -741,6 +744,7 @@ class DockerBackend(Backend):
                     seconds=lim.run_seconds,
                     env=self._env(spec, workdir, compile_step=False),
                     stdin=None if compile_out is not None else source,
+                    source_file=spec.source_file,
                 )
         except WorkerError as e:
             self._discard(worker)
@@ -749,4 +753,10 @@ class DockerBackend(Backend):
             self._discard(worker)
             return self._infra(program, f"docker engine error (worker replaced): {e}")
         self._release(worker)
-        return assemble_result(program, compile=compile_out, run=run_out, verdict_text=verdicts)
+        return assemble_result(
+            program,
+            compile=compile_out,
+            run=run_out,
+            verdict_text=verdicts,
+            stderr_fails=spec.stderr_fails,
+        )

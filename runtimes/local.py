@@ -371,7 +371,7 @@ class LocalBackend(Backend):
 
     def _execute_one(self, program: Program) -> RunResult:
         try:
-            spec = get_spec(program.lang)
+            spec = get_spec(program.lang).for_variant(program.variant)
         except RuntimeSpecError as e:
             return assemble_result(
                 program,
@@ -419,7 +419,11 @@ class LocalBackend(Backend):
                 )
             verdict_text = self._read_verdicts(wd / VERDICT_FILE)
             return assemble_result(
-                program, compile=compile_out, run=run_out, verdict_text=verdict_text
+                program,
+                compile=compile_out,
+                run=run_out,
+                verdict_text=verdict_text,
+                stderr_fails=spec.stderr_fails,
             )
         finally:
             if not self.keep_workdirs:

@@ -59,6 +59,20 @@ class DockerSpec(BaseModel):
     unverified_reason: str | None = None
 
 
+class VariantSpec(BaseModel):
+    """Another way to run the language's programs, e.g. "published": the conventions of
+    CRUXEval-X's own harnesses (``go test`` on a ``*_test.go`` file, D ``unittest``
+    blocks, C# ``Debug.Assert`` with DEBUG defined, a ``Problem`` class)."""
+
+    model_config = ConfigDict(extra="forbid")
+    source_file: str | None = None
+    compile: list[str] | None = None
+    run: list[str] | None = None
+    env: dict[str, str] = {}
+    run_seconds: float | None = None
+    stderr_fails: bool = False  # anything on stderr fails the program (rackunit exits 0)
+
+
 class RuntimeSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     lang: str
@@ -71,6 +85,27 @@ class RuntimeSpec(BaseModel):
     limits: Limits
     local: LocalSpec
     docker: DockerSpec = DockerSpec()
+    variants: dict[str, VariantSpec] = {}
+    stderr_fails: bool = False  # set by a variant; the main commands never need it
+
+    def for_variant(self, name: str | None) -> RuntimeSpec:
+        """This spec with a variant's overrides; the spec itself when it has none."""
+        v = self.variants.get(name) if name else None
+        if v is None:
+            return self
+        limits = self.limits
+        if v.run_seconds is not None:
+            limits = limits.model_copy(update={"run_seconds": v.run_seconds})
+        return self.model_copy(
+            update={
+                "source_file": v.source_file or self.source_file,
+                "compile": v.compile if v.compile is not None else self.compile,
+                "run": v.run or self.run,
+                "env": {**self.env, **v.env},
+                "limits": limits,
+                "stderr_fails": v.stderr_fails,
+            }
+        )
 
     @property
     def directory(self) -> Path:

@@ -164,6 +164,7 @@ def assemble_result(
     compile: ProcessOutcome | None,
     run: ProcessOutcome | None,
     verdict_text: str,
+    stderr_fails: bool = False,
 ) -> RunResult:
     """Turn observed process outcomes plus the verdict file's text into a RunResult."""
     n = program.n_cases
@@ -203,7 +204,7 @@ def assemble_result(
         return result
 
     if program.judge == "exit_status":
-        result.cases = [_exit_status_verdict(run)]
+        result.cases = [_exit_status_verdict(run, stderr_fails)]
         return result
 
     found, done = parse_verdict_text(verdict_text)
@@ -246,14 +247,19 @@ __all__ = [
 ]
 
 
-def _exit_status_verdict(run: ProcessOutcome | None) -> CaseVerdict:
+def _exit_status_verdict(run: ProcessOutcome | None, stderr_fails: bool = False) -> CaseVerdict:
     """Code run as another benchmark published it: its harness asserts, so exit 0 passes.
 
     A non-zero exit is a ``wrong_answer`` when nothing tells it apart from a failed
     assertion; time, memory and output limits keep their own verdicts.
     """
-    if run is not None and run.succeeded:
+    if run is not None and run.succeeded and not (stderr_fails and run.stderr.strip()):
         return CaseVerdict(case=0, verdict=Verdict.passed)
+    if run is not None and run.succeeded:  # e.g. rackunit: reports failures, exits 0
+        msg = "the published harness wrote to stderr: " + trim_diagnostics(
+            run.stderr, max_chars=1000, max_lines=12
+        )
+        return CaseVerdict(case=0, verdict=Verdict.wrong_answer, message=msg)
     verdict, msg = _missing_case_verdict(run, False)
     if verdict is Verdict.runtime_error and run is not None and run.signal is None:
         verdict = Verdict.wrong_answer

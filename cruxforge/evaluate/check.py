@@ -229,6 +229,7 @@ def check_program(item: EvalItem, task: Task, answer: str, nonce: str) -> tuple[
             source=source,
             n_cases=1,
             judge="exit_status",
+            variant="published",
         ),
         bool(snip),
     )
