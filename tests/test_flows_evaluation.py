@@ -1,0 +1,85 @@
+"""The evaluate and analyse flows through Prefect's real engine, with their UI artifacts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO_REFS, DEMO_SEEDS
+
+pytestmark = [pytest.mark.slow, pytest.mark.toolchains]
+
+
+@pytest.fixture(scope="module")
+def harness():  # type: ignore[no-untyped-def]
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+def _artifact_keys() -> set[str]:
+    from prefect.client.orchestration import get_client
+
+    async def read() -> set[str]:
+        async with get_client() as c:
+            return {a.key for a in await c.read_artifacts() if a.key}
+
+    return asyncio.run(read())
+
+
+def test_analyse_flow_writes_report_and_publishes_artifacts(harness, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from analysis.synthetic import synthetic_results, write_results
+    from flows.analyse import analyse_flow
+
+    df, _ = synthetic_results(n_models=8, n_items=40, seed=3)
+    paths = write_results(df, tmp_path / "results")
+    report = Path(analyse_flow([str(p) for p in paths], str(tmp_path / "report"), n_boot=200))
+    assert report.exists() and "Pearson" in report.read_text()
+    assert list((tmp_path / "report").glob("*.png")) and list((tmp_path / "report").glob("*.csv"))
+    keys = _artifact_keys()
+    assert "analysis-report" in keys and any(
+        k.startswith("analysis-") and k != "analysis-report" for k in keys
+    )
+
+
+def test_evaluate_flow_scores_imported_predictions(harness, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from flows.evaluate import evaluate_flow
+
+    bench = tmp_path / "bench"
+    subprocess.run(
+        [
+            "cruxforge",
+            "export",
+            "--seeds",
+            str(DEMO_SEEDS),
+            "--references",
+            str(DEMO_REFS),
+            "--out",
+            str(bench),
+            "--languages",
+            "py",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    items = [json.loads(x) for x in (bench / "py.jsonl").read_text().splitlines()][:2]
+    (bench / "py.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
+    first, second = items
+    # demo_0 -4096 -> 19: a right output answer for the first item, a wrong one for the second
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text(
+        json.dumps({"lang": "py", "task": "output", "id": first["id"], "answer": "19"})
+        + "\n"
+        + json.dumps({"lang": "py", "task": "output", "id": second["id"], "answer": "0.0"})
+        + "\n"
+    )
+    evaluate_flow(str(bench), str(tmp_path / "out"), predictions=str(preds), languages=["py"])
+    results = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    out = {(r["id"], r["task"]): r["passed"] for r in results}
+    assert out[(first["id"], "output")] is True
+    assert out[(second["id"], "output")] is False
