@@ -24,6 +24,7 @@ class ParseRules(BaseModel):
     query: str
     scope: str = "prefix"  # "prefix" | "definition"
     drop: list[str] = []
+    open_tag: str = ""
 
 
 class FunctionNotFound(LookupError):
@@ -42,10 +43,18 @@ def _query(lang: str) -> Query:
     return Query(tslp.get_language(pr.grammar), pr.query)  # type: ignore[arg-type]
 
 
+def tagged(lang: str, source: str) -> tuple[str, int]:
+    """The source as the grammar wants it, and how many bytes were put in front."""
+    tag = parse_rules()[lang].open_tag
+    if tag and tag.strip() not in source:
+        return tag + source, len(tag.encode("utf-8"))
+    return source, 0
+
+
 def parse(lang: str, source: str) -> Node:
     pr = parse_rules()[lang]
     parser = tslp.get_parser(pr.grammar)  # type: ignore[arg-type]
-    return parser.parse(source.encode("utf-8")).root_node
+    return parser.parse(tagged(lang, source)[0].encode("utf-8")).root_node
 
 
 @dataclass(frozen=True)
@@ -99,7 +108,7 @@ def cut_function(lang: str, source: str, entry: str) -> str:
             f"no function named {entry!r} in the {lang} source (functions found: {names or 'none'})"
         )
     target = found[0].node
-    data = source.encode("utf-8")
+    data = tagged(lang, source)[0].encode("utf-8")
     if pr.scope == "definition":
         return data[target.start_byte : target.end_byte].decode("utf-8")
     root = target
@@ -121,7 +130,7 @@ def text_after_function(lang: str, source: str, entry: str) -> str:
     if not found:
         raise FunctionNotFound(f"no function named {entry!r} in the {lang} source")
     node = found[0].node
-    data = source.encode("utf-8")
+    data = tagged(lang, source)[0].encode("utf-8")
     if parse_rules()[lang].scope == "definition":  # the harness may wrap it (a class)
         return (data[: node.start_byte] + data[node.end_byte :]).decode("utf-8").strip()
     while node.parent is not None and node.parent.parent is not None:

@@ -17,6 +17,7 @@ from transition_rules.parsing import (
     find_functions,
     parse,
     syntax_errors,
+    tagged,
 )
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
@@ -149,12 +150,14 @@ def _names_in(param: object) -> int:
 
 
 def _nodes(lang: str, code: str, kinds: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Byte spans (in ``code``) of the nodes whose type contains one of ``kinds``."""
+    shift = tagged(lang, code)[1]
     spans = []
     stack = [parse(lang, code)]
     while stack:
         n = stack.pop()
-        if any(k in n.type for k in kinds):
-            spans.append((n.start_byte, n.end_byte))
+        if any(k in n.type for k in kinds) and n.start_byte >= shift:
+            spans.append((n.start_byte - shift, n.end_byte - shift))
             continue
         stack.extend(n.children)
     return spans
