@@ -82,7 +82,7 @@ def value_corpus() -> list[tuple[Any, Type]]:
         (None, OptionalT(INT)), (5, OptionalT(INT)), ("s", OptionalT(STR)),
         ([1, None, 3], ListT(OptionalT(INT))),
         ({"a": None, "b": 2}, DictT(STR, OptionalT(INT))),
-        (7, UnionT((INT, STR))), ("seven", UnionT((INT, STR))),
+        (7, UnionT((INT, STR))), ("seven", UnionT((INT, STR))), (-7, UnionT((INT, STR))),
     ]  # fmt: skip
     out += [(s, STR) for s in HARD_STRINGS]
     out.append((HARD_STRINGS, ls))
