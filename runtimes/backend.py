@@ -26,6 +26,28 @@ class Verdict(enum.StrEnum):
     infra_error = "infra_error"  # the sandbox failed; never counted against a program
 
 
+class ProgramParts(BaseModel):
+    """What a harness program was rendered from, so the batched engine can put many
+    programs of one language into one source (transition_rules/batch.py)."""
+
+    function: str  # the translated function, as it stands in the program
+    body: str  # the rendered cases; each call names the function as ENTRY_TOKEN
+    entry: str  # the function's name
+
+
+ENTRY_TOKEN = "CRUXENTRYNAME"  # stands for the entry name in ProgramParts.body
+
+
+class BatchRun(BaseModel):
+    """Marks a program that holds ``items`` programs and runs under the batch supervisor
+    (runtimes/batch_supervisor.sh): each item may run ``item_seconds`` before it is
+    stopped as timed out, and the process restarts after the item that ended it."""
+
+    items: int = Field(ge=1)
+    item_seconds: float = Field(gt=0)
+    slow_seconds: float = Field(gt=0)  # an item still running after this goes to the background
+
+
 class Program(BaseModel):
     """One whole source file to compile and run; its harness reports ``n_cases`` cases."""
 
@@ -44,6 +66,11 @@ class Program(BaseModel):
     # "published" for CRUXEval-X's conventions; None, or a language without that variant,
     # runs with the spec's main commands
     variant: str | None = None
+    parts: ProgramParts | None = None  # set by transition_rules.engine.harness_program
+    batch: BatchRun | None = None  # set by the batched engine on the programs it composes
+    # limits that replace the runtime spec's for this program (a batch needs longer)
+    compile_seconds: float | None = Field(default=None, gt=0)
+    run_seconds: float | None = Field(default=None, gt=0)
 
 
 class CaseVerdict(BaseModel):
@@ -63,6 +90,9 @@ class RunResult(BaseModel):
     stderr: str = ""
     exit_code: int | None = None
     seconds: float = 0.0
+    # the verdict file as written, for a batch program only (Program.batch)
+    verdict_text: str = ""
+    compile_seconds: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -142,7 +172,7 @@ def get_backend(name: str, **options: Any) -> Backend:
 def _load_builtin() -> None:
     import importlib
 
-    for mod in ("runtimes.local", "runtimes.docker_backend"):
+    for mod in ("runtimes.local", "runtimes.docker_backend", "runtimes.batched"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:  # a backend module not written yet

@@ -56,6 +56,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 from typing import Any
 
+from runtimes import supervisor
 from runtimes.backend import (
     Backend,
     Program,
@@ -728,7 +729,7 @@ class DockerBackend(Backend):
                     final="onfail",
                     tag="compile",
                     argv=[_subst(a, spec, workdir) for a in spec.compile],
-                    seconds=lim.compile_seconds,
+                    seconds=supervisor.compile_seconds(spec, program),
                     env=self._env(spec, workdir, compile_step=True),
                     stdin=source,
                     source_file=spec.source_file,
@@ -740,8 +741,8 @@ class DockerBackend(Backend):
                     run_id=run_id,
                     final="1",
                     tag="run",
-                    argv=[_subst(a, spec, workdir) for a in spec.run],
-                    seconds=lim.run_seconds,
+                    argv=[_subst(a, spec, workdir) for a in supervisor.run_argv(spec, program)],
+                    seconds=supervisor.run_seconds(spec, program),
                     env=self._env(spec, workdir, compile_step=False),
                     stdin=None if compile_out is not None else source,
                     source_file=spec.source_file,

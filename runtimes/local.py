@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
+from runtimes import supervisor
 from runtimes.backend import (
     Backend,
     Program,
@@ -402,7 +403,7 @@ class LocalBackend(Backend):
                     spec,
                     wd,
                     spec.compile,
-                    seconds=spec.limits.compile_seconds,
+                    seconds=supervisor.compile_seconds(spec, program),
                     memory_mb=spec.limits.compile_memory_mb,
                     with_caches=True,
                 )
@@ -412,8 +413,8 @@ class LocalBackend(Backend):
                 run_out = self._run_in_sandbox(
                     spec,
                     wd,
-                    spec.run,
-                    seconds=spec.limits.run_seconds,
+                    supervisor.run_argv(spec, program),
+                    seconds=supervisor.run_seconds(spec, program),
                     memory_mb=spec.limits.memory_mb,
                     with_caches=False,
                 )

@@ -167,7 +167,7 @@ def assemble_result(
     stderr_fails: bool = False,
 ) -> RunResult:
     """Turn observed process outcomes plus the verdict file's text into a RunResult."""
-    n = program.n_cases
+    n = 1 if program.batch is not None else program.n_cases
     seconds = (compile.seconds if compile else 0.0) + (run.seconds if run else 0.0)
     compile_output = trim_diagnostics(_combined(compile)) if compile is not None else ""
     result = RunResult(
@@ -179,6 +179,7 @@ def assemble_result(
         stderr=run.stderr[:MAX_STREAM_CHARS] if run else "",
         exit_code=run.exit_code if run else (compile.exit_code if compile else None),
         seconds=round(seconds, 3),
+        compile_seconds=round(compile.seconds, 3) if compile else 0.0,
     )
 
     infra = (compile.infra_error if compile else None) or (run.infra_error if run else None)
@@ -200,6 +201,18 @@ def assemble_result(
         msg = head + (f"\n{compile_output}" if compile_output else "")
         result.cases = [
             CaseVerdict(case=i, verdict=Verdict.compile_error, message=msg) for i in range(n)
+        ]
+        return result
+
+    if program.batch is not None:  # judged item by item by runtimes.batched
+        result.verdict_text = verdict_text
+        ok = run is not None and run.infra_error is None
+        result.cases = [
+            CaseVerdict(
+                case=0,
+                verdict=Verdict.passed if ok else Verdict.runtime_error,
+                message=None if ok else "batch was not run",
+            )
         ]
         return result
 

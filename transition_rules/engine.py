@@ -31,7 +31,7 @@ from cruxforge.typesys import (
     walk,
 )
 from cruxforge.values import canonical
-from runtimes.backend import Program
+from runtimes.backend import ENTRY_TOKEN, Program, ProgramParts
 from transition_rules import hooks
 from transition_rules.schema import RuleFile
 
@@ -404,8 +404,10 @@ def _render_args(rules: RuleFile, seed: TypedSeed, case: Case) -> str:
     )
 
 
-def _render_call(rules: RuleFile, seed: TypedSeed, case: Case) -> str:
-    return rules.harness.call.format(entry=seed.entry, args=_render_args(rules, seed, case))
+def _render_call(rules: RuleFile, seed: TypedSeed, case: Case, entry: str | None = None) -> str:
+    return rules.harness.call.format(
+        entry=entry or seed.entry, args=_render_args(rules, seed, case)
+    )
 
 
 def _indent(rules: RuleFile, text: str) -> str:
@@ -419,21 +421,28 @@ def render_harness(
 ) -> str:
     """The verdict-protocol program: prelude, the translated function, every case."""
     cases = cases if cases is not None else [seed_case(seed)]
+    body = render_body(rules, seed, cases)
+    source = rules.harness.program.format(prelude=rules.prelude, function=function, body=body)
+    return hooks.apply(rules.hooks, source)
+
+
+def render_body(
+    rules: RuleFile, seed: TypedSeed, cases: list[Case], entry: str | None = None
+) -> str:
+    """The harness's case lines, calling the function as ``entry`` (default: its name)."""
     rt = seed.signature.result_type()
-    body = "\n".join(
+    return "\n".join(
         _indent(
             rules,
             rules.harness.case.format(
                 i=i,
-                call=_render_call(rules, seed, c),
+                call=_render_call(rules, seed, c, entry),
                 expected=render_literal(rules, c.expected, rt),
                 result_type=render_type(rules, rt),
             ),
         )
         for i, c in enumerate(cases)
     )
-    source = rules.harness.program.format(prelude=rules.prelude, function=function, body=body)
-    return hooks.apply(rules.hooks, source)
 
 
 def harness_program(
@@ -445,12 +454,38 @@ def harness_program(
     program_id: str | None = None,
 ) -> Program:
     cases = cases if cases is not None else [seed_case(seed)]
-    return Program(
-        id=program_id or f"{seed.id}:{rules.lang}",
-        lang=rules.lang,
-        source=render_harness(rules, seed, function, cases),
+    return program_from_parts(
+        rules,
+        ProgramParts(
+            function=function,
+            body=render_body(rules, seed, cases, ENTRY_TOKEN),
+            entry=seed.entry,
+        ),
+        program_id=program_id or f"{seed.id}:{rules.lang}",
         n_cases=len(cases),
         expected=[canonical(c.expected) for c in cases],
+    )
+
+
+def program_from_parts(
+    rules: RuleFile,
+    parts: ProgramParts,
+    *,
+    program_id: str,
+    n_cases: int,
+    expected: list[str] | None = None,
+) -> Program:
+    """The harness program for a function and its rendered cases (the body may hold
+    statements besides the cases, e.g. the execution benchmark's failing variants)."""
+    body = parts.body.replace(ENTRY_TOKEN, parts.entry)
+    source = rules.harness.program.format(prelude=rules.prelude, function=parts.function, body=body)
+    return Program(
+        id=program_id,
+        lang=rules.lang,
+        source=hooks.apply(rules.hooks, source),
+        n_cases=n_cases,
+        expected=expected,
+        parts=parts,
     )
 
 

@@ -60,3 +60,10 @@ def apply(names: list[str], source: str) -> str:
     for n in names:
         source = HOOKS[n](source)
     return source
+
+
+# Item hooks (a rule file's batch.item_hook): for a language whose namespaces can't hold a
+# function as written, rewrite item k's function so that items can share one source.
+# (function, entry, k) -> (function, entry)
+ItemHook = Callable[[str, str, int], tuple[str, str]]
+ITEM_HOOKS: dict[str, ItemHook] = {}

@@ -159,6 +159,34 @@ class Identifiers(_Strict):
     rename: _S = "{name}_"
 
 
+class BatchRules(_Strict):
+    """How many harness programs of the language share one source (runtimes/batched.py).
+
+    ``program`` gets ``{prelude}``, ``{hoisted}`` (text moved out of the functions, see
+    ``hoist``), ``{items}`` and ``{dispatch}``; its entry point reads the index of the
+    first item to run from its *last* command-line argument, runs the ``dispatch`` lines
+    (in order) and then writes ``DONE``. ``item`` gets ``{k}``, ``{function}``, ``{body}``
+    and ``{entry}``: item k in its own namespace (module, class, package, closure), whose
+    first line names ``crux_item_{k}``. ``dispatch`` gets ``{k}``: if k is at least the
+    start index, write the marker line ``ITEM {k}`` to the verdict file, then run item k.
+    """
+
+    program: _S
+    item: _S
+    dispatch: _S
+    dispatch_sep: _S = "\n"
+    function_indent: _S = ""  # prefix for each line of the function inside an item
+    body_indent: _S = ""  # prefix for each line of the (already indented) cases
+    # a multi-line regex: text moved from each function to {hoisted}, each distinct text once
+    hoist: _S | None = None
+    # a regex: a function it matches can't share a source (it runs on its own)
+    refuse: _S | None = None
+    # named item hook (transition_rules/hooks.py ITEM_HOOKS) for languages whose
+    # namespaces can't hold a function as written: it rewrites (function, entry, k)
+    item_hook: _S | None = None
+    max_items: _I = Field(100, ge=1)  # items per source
+
+
 class RuleFile(_Strict):
     lang: _S
     name: _S
@@ -180,3 +208,4 @@ class RuleFile(_Strict):
     unsupported: dict[_S, _S] = Field(default_factory=dict)
     # names of engine hooks (transition_rules/hooks.py) this language uses
     hooks: list[_S] = []
+    batch: BatchRules | None = None  # None: the language's programs run one by one

@@ -1,0 +1,119 @@
+# The batch supervisor: runs a batched program (one source holding many items) inside
+# the sandbox, as the run step's command, so that no item can take the others' verdicts.
+# The program takes the index of its first item as its last argument and writes
+# "ITEM k" to its verdict file before item k's cases, "DONE" after the last item.
+#   bash -c SCRIPT crux-batch N ITEM_US SUSPECT_US CAP -- CMD...
+# Each process ("segment") writes its own verdict file; at the end they are joined into
+# $CRUXFORGE_VERDICTS with these notes for runtimes/batched.py:
+# - an item still running after SUSPECT_US is left to run in the background and a new
+#   segment starts at the next item at once (a loop costs the batch no waiting);
+#   - if it then reaches ITEM_US it is killed: "BATCH END k STALL" (a timeout, exactly
+#     as on its own);
+#   - if it finishes first, its segment is stopped: "BATCH SLOW k" (re-run alone);
+# - an item whose segment's output passes CAP bytes is killed: "BATCH END k FLOOD";
+# - a segment that ends before DONE otherwise: "BATCH END k EXIT rc" (k re-run alone);
+# - a segment that ends, or stalls, before its first item: "BATCH NOSTART k WHY rc";
+#   nothing more is started and its output goes to stderr (where a syntax error names
+#   a line) so the engine can find the culprit.
+set -u
+n=$1 lim=$2 suspect=$3 cap=$4
+shift 4
+[ "${1:-}" = "--" ] && shift
+V=${CRUXFORGE_VERDICTS:?}
+now() { T=${EPOCHREALTIME/./}; T=$((10#$T)); }
+last_item() {  # FILE -> LAST = k of its last "ITEM k" line ('' if none)
+    LAST=$(grep -a '^ITEM [0-9][0-9]*$' "$1" 2>/dev/null | tail -n 1)
+    LAST=${LAST#ITEM }
+}
+size() { SZ=$(stat -c %s -- "$1" 2>/dev/null || echo 0); }
+set -m  # each segment in its own process group, so a kill takes all it forked
+declare -a seg_start=() seg_pid=() seg_item=() seg_t=() seg_bg=() seg_cut=()
+notes=""
+_start() {
+    local s=$1 i=${#seg_start[@]}
+    : > "$V.s$i"
+    CRUXFORGE_VERDICTS="$V.s$i" "${cmd[@]}" "$s" > "$V.o$i" 2>&1 < /dev/null &
+    seg_start[i]=$s seg_pid[i]=$! seg_item[i]="" seg_bg[i]=0 seg_cut[i]=""
+    now; seg_t[i]=$T
+    fg=$i
+}
+stop() { kill -KILL -- "-${seg_pid[$1]}" 2>/dev/null; wait "${seg_pid[$1]}" 2>/dev/null; }
+cmd=("$@")
+fg=""
+_start 0
+running=1
+while (( running )); do
+    sleep 0.05
+    running=0
+    for i in "${!seg_start[@]}"; do
+        [ -n "${seg_pid[i]}" ] || continue
+        pid=${seg_pid[i]}
+        last_item "$V.s$i"; now
+        if [ -n "$LAST" ] && [ "$LAST" != "${seg_item[i]}" ]; then
+            if (( seg_bg[i] )); then  # a suspect finished in time: stop the segment
+                stop "$i"; seg_pid[i]=""; seg_cut[i]=$LAST
+                notes+="BATCH SLOW ${seg_item[i]}"$'\n'
+                continue
+            fi
+            seg_item[i]=$LAST seg_t[i]=$T
+        fi
+        size "$V.o$i"
+        if (( SZ > cap )); then
+            stop "$i"; seg_pid[i]=""
+            if [ -z "${seg_item[i]}" ]; then
+                notes+="BATCH NOSTART ${seg_start[i]} FLOOD 0"$'\n'; head -c 20000 -- "$V.o$i" >&2
+            else
+                notes+="BATCH END ${seg_item[i]} FLOOD 0"$'\n'
+                if (( ! seg_bg[i] )) && (( seg_item[i] + 1 < n )); then _start $((seg_item[i] + 1)); fi
+            fi
+            running=1; continue
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null; rc=$?
+            kill -KILL -- "-$pid" 2>/dev/null
+            seg_pid[i]=""
+            last_item "$V.s$i"
+            if (( seg_bg[i] )); then
+                if [ -n "$LAST" ] && [ "$LAST" != "${seg_item[i]}" ]; then
+                    seg_cut[i]=$LAST; notes+="BATCH SLOW ${seg_item[i]}"$'\n'
+                elif (( rc == 0 )) && tail -n 1 "$V.s$i" | grep -qx DONE; then
+                    notes+="BATCH SLOW ${seg_item[i]}"$'\n'
+                else
+                    notes+="BATCH END ${seg_item[i]} EXIT $rc"$'\n'
+                fi
+            elif (( rc == 0 )) && tail -n 1 "$V.s$i" | grep -qx DONE; then
+                :  # finished
+            elif [ -z "$LAST" ]; then
+                notes+="BATCH NOSTART ${seg_start[i]} EXIT $rc"$'\n'; head -c 20000 -- "$V.o$i" >&2
+            else
+                notes+="BATCH END $LAST EXIT $rc"$'\n'
+                if (( LAST + 1 < n )); then _start $((LAST + 1)); running=1; fi
+            fi
+            continue
+        fi
+        running=1
+        if (( seg_bg[i] )); then
+            if (( T - seg_t[i] > lim )); then
+                stop "$i"; seg_pid[i]=""; notes+="BATCH END ${seg_item[i]} STALL 0"$'\n'
+            fi
+        elif [ -z "${seg_item[i]}" ]; then
+            if (( T - seg_t[i] > lim )); then
+                stop "$i"; seg_pid[i]=""; notes+="BATCH NOSTART ${seg_start[i]} STALL 0"$'\n'
+                head -c 20000 -- "$V.o$i" >&2
+            fi
+        elif (( T - seg_t[i] > suspect )); then  # leave it running; go on without it
+            seg_bg[i]=1
+            if (( seg_item[i] + 1 < n )); then _start $((seg_item[i] + 1)); fi
+        fi
+    done
+done
+for i in "${!seg_start[@]}"; do  # a stopped suspect's file ends where the next item began
+    if [ -n "${seg_cut[i]}" ]; then
+        sed -n "/^ITEM ${seg_cut[i]}\$/q;p" "$V.s$i" >> "$V"
+    else
+        cat -- "$V.s$i" >> "$V"
+    fi
+    rm -f -- "$V.s$i" "$V.o$i"
+done
+printf '%s' "$notes" >> "$V"
+exit 0

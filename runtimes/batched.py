@@ -1,0 +1,330 @@
+"""The batched engine: many programs of one language, one compilation, one process.
+
+Registered as backend ``batched``; it wraps another backend (``local`` or ``docker``)
+and gives the same verdicts as running each program on that backend alone, while paying
+for one compiler invocation and one runtime start per batch instead of per program.
+
+How it keeps the verdicts identical:
+
+* programs are composed by ``transition_rules.batch`` into one source, each item in
+  its own namespace; the batch supervisor (``batch_supervisor.sh``) runs it and keeps
+  per-item time and output limits;
+* a compile error is charged to the items on the lines the compiler names; they are run
+  alone (so their verdict and message are their own) and the rest is compiled again;
+  when no item can be named, the batch is split in two (bisection);
+* an item that stalls for its own time limit times out, as it would alone; an item that
+  ends the process some other way (crash, memory, flood, ``exit``) or runs close to its
+  limit is re-run alone for its exact verdict; the items after it go on in a restarted
+  process without recompiling;
+* programs the engine can't batch (no parts, a published variant, ``exit_status``) run
+  on the inner backend as they are.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtimes.backend import (
+    Backend,
+    BatchRun,
+    CaseVerdict,
+    Program,
+    RunResult,
+    ToolchainStatus,
+    Verdict,
+    get_backend,
+    register_backend,
+)
+from runtimes.spec import RuntimeSpec, RuntimeSpecError, get_spec
+from runtimes.verdicts import ProcessOutcome, assemble_result
+
+# an item still running after this long is left to run in the background while the batch
+# goes on; if it finishes before its limit it is re-run alone for its exact verdict
+SUSPECT_SECONDS = 1.0
+COMPILE_ALLOWANCE_PER_ITEM = 0.05  # the batch compile limit grows by 5 % per item
+
+_ITEM_RE = re.compile(r"^ITEM (\d+)$")
+_NOTE_RE = re.compile(r"^BATCH (END|NOSTART|SLOW) (\d+)(?: (\S+))?(?: (-?\d+))?$")
+
+
+@dataclass
+class BatchStats:
+    """What the engine did, for benchmarks and tests."""
+
+    batches: int = 0  # batch programs run on the inner backend
+    compile_failures: int = 0
+    bisections: int = 0
+    alone: int = 0  # programs run on their own (unbatchable or confirmed)
+    confirmed: dict[str, int] = field(default_factory=dict)  # why items were re-run alone
+
+
+@dataclass
+class _Segmented:
+    """A batch's verdict file, cut per item."""
+
+    text: dict[int, list[str]] = field(default_factory=dict)  # item -> its lines
+    finished: set[int] = field(default_factory=set)  # the next marker or DONE followed
+    ended: dict[int, tuple[str, int]] = field(default_factory=dict)  # item -> (why, rc)
+    slow: set[int] = field(default_factory=set)
+    nostart: tuple[int, str, int] | None = None
+    done: bool = False
+
+
+def segment(verdict_text: str, n: int) -> _Segmented:
+    """Cut a batch's verdict file into items (see batch_supervisor.sh for the notes)."""
+    seg = _Segmented()
+    cur: int | None = None
+    for raw in verdict_text.split("\n"):
+        line = raw.rstrip("\r")
+        m = _ITEM_RE.match(line)
+        if m:
+            k = int(m.group(1))
+            if cur is not None and cur not in seg.ended:
+                seg.finished.add(cur)
+            cur = k if 0 <= k < n else None
+            if cur is not None:
+                seg.text.setdefault(cur, [])
+            continue
+        note = _NOTE_RE.match(line)
+        if note:
+            kind, k = note.group(1), int(note.group(2))
+            why, rc = note.group(3) or "", int(note.group(4) or 0)
+            if kind == "SLOW":
+                seg.slow.add(k)
+            elif kind == "END":
+                seg.ended[k] = (why, rc)
+                seg.finished.discard(k)
+                cur = None
+            else:
+                seg.nostart = (k, why, rc)
+            continue
+        if line.strip() == "DONE":
+            if cur is not None and cur not in seg.ended:
+                seg.finished.add(cur)
+            cur = None
+            seg.done = True
+            continue
+        if cur is not None:
+            seg.text[cur].append(line)
+    return seg
+
+
+def attribute(diagnostics: str, source_file: str, lines: dict[int, tuple[int, int]]) -> set[int]:
+    """Items whose lines a compiler or interpreter message names."""
+    nums: set[int] = set()
+    f = re.escape(source_file)
+    for pat in (rf"{f}[:(](\d+)", r"\bline (\d+)", rf"{f}\", line (\d+)"):
+        nums.update(int(x) for x in re.findall(pat, diagnostics))
+    found = set()
+    for n in nums:
+        for k, (a, b) in lines.items():
+            if a <= n <= b:
+                found.add(k)
+    return found
+
+
+@register_backend
+class BatchedBackend(Backend):
+    name = "batched"
+
+    def __init__(self, inner: str = "local", max_items: int | None = None, **options: Any):
+        if inner == self.name:
+            raise ValueError("the batched engine needs another backend inside it")
+        self.inner_name = inner
+        self.inner = get_backend(inner, **options)
+        self.max_items = max_items
+        self.stats = BatchStats()
+
+    def doctor(self, lang: str) -> ToolchainStatus:
+        st = self.inner.doctor(lang)
+        return st.model_copy(update={"backend": f"{self.name}/{self.inner_name}"})
+
+    def close(self) -> None:
+        self.inner.close()
+
+    # ------------------------------------------------------------------ planning
+
+    def _batch_rules(self, program: Program) -> Any:
+        """The language's rules when ``program`` can share a source, else None."""
+        from transition_rules.batch import why_alone
+        from transition_rules.engine import rules_for
+
+        if program.judge != "protocol" or program.variant or program.batch is not None:
+            return None
+        if program.parts is None or program.n_cases == 0:
+            return None
+        if program.compile_seconds is not None or program.run_seconds is not None:
+            return None
+        try:
+            rules = rules_for(program.lang)
+        except Exception:  # no rules for the language: the inner backend says why
+            return None
+        return rules if why_alone(rules, program.parts) is None else None
+
+    def execute(self, programs: Sequence[Program]) -> list[RunResult]:
+        results: list[RunResult | None] = [None] * len(programs)
+        groups: dict[str, list[int]] = {}
+        alone: list[int] = []
+        rules_of: dict[str, Any] = {}
+        for i, p in enumerate(programs):
+            rules = self._batch_rules(p)
+            if rules is None:
+                alone.append(i)
+            else:
+                rules_of[p.lang] = rules
+                groups.setdefault(p.lang, []).append(i)
+        for lang, idxs in groups.items():
+            if len(idxs) == 1:
+                alone.extend(idxs)
+                continue
+            size = self.max_items or rules_of[lang].batch.max_items
+            for at in range(0, len(idxs), size):
+                chunk = idxs[at : at + size]
+                got = self._run_group(rules_of[lang], [programs[i] for i in chunk])
+                for i, r in zip(chunk, got):
+                    results[i] = r
+        if alone:
+            for i, r in zip(alone, self._alone([programs[i] for i in alone], "not batchable")):
+                results[i] = r
+        assert all(r is not None for r in results)
+        return [r for r in results if r is not None]
+
+    def _alone(self, programs: list[Program], why: str) -> list[RunResult]:
+        self.stats.alone += len(programs)
+        self.stats.confirmed[why] = self.stats.confirmed.get(why, 0) + len(programs)
+        return self.inner.execute(programs)
+
+    # ------------------------------------------------------------------ one group
+
+    def _run_group(self, rules: Any, progs: list[Program]) -> list[RunResult]:
+        from transition_rules.batch import compose
+
+        lang = progs[0].lang
+        try:
+            spec = get_spec(lang)
+        except RuntimeSpecError:
+            return self._alone(progs, "no runtime spec")
+        out: dict[int, RunResult] = {}
+        confirm: dict[int, str] = {}
+        todo: list[list[int]] = [list(range(len(progs)))]
+        while todo:
+            idxs = todo.pop()
+            if len(idxs) == 1:
+                confirm.setdefault(idxs[0], "left alone by bisection")
+                continue
+            composed = compose(rules, [progs[i].parts for i in idxs])  # type: ignore[misc]
+            bprog = Program(
+                id=f"batch:{lang}:{progs[idxs[0]].id}+{len(idxs) - 1}",
+                lang=lang,
+                source=composed.source,
+                n_cases=0,
+                batch=BatchRun(
+                    items=len(idxs),
+                    item_seconds=spec.limits.run_seconds,
+                    slow_seconds=min(SUSPECT_SECONDS, spec.limits.run_seconds / 4),
+                ),
+                compile_seconds=spec.limits.compile_seconds
+                * (1 + COMPILE_ALLOWANCE_PER_ITEM * len(idxs)),
+            )
+            self.stats.batches += 1
+            res = self.inner.execute([bprog])[0]
+            head = res.cases[0] if res.cases else None
+            if head is not None and head.verdict is Verdict.infra_error:
+                for i in idxs:
+                    out[i] = _infra(progs[i], head.message or "sandbox failure")
+                continue
+            if head is not None and head.verdict is Verdict.compile_error:
+                self.stats.compile_failures += 1
+                named = attribute(head.message or "", spec.source_file, composed.lines)
+                if named and len(named) < len(idxs):
+                    for k in named:
+                        confirm[idxs[k]] = "compile error charged to it"
+                    todo.append([i for k, i in enumerate(idxs) if k not in named])
+                else:
+                    self._bisect(idxs, todo)
+                continue
+            self._judge(spec, progs, idxs, res, composed, out, confirm, todo)
+        if confirm:
+            order = sorted(confirm)
+            for why in set(confirm.values()):
+                self.stats.confirmed[why] = self.stats.confirmed.get(why, 0) + sum(
+                    1 for i in order if confirm[i] == why
+                )
+            self.stats.alone += len(order)
+            for i, r in zip(order, self.inner.execute([progs[i] for i in order])):
+                out[i] = r
+        return [out[i] for i in range(len(progs))]
+
+    def _bisect(self, idxs: list[int], todo: list[list[int]]) -> None:
+        self.stats.bisections += 1
+        half = len(idxs) // 2
+        todo.append(idxs[half:])
+        todo.append(idxs[:half])
+
+    def _judge(
+        self,
+        spec: RuntimeSpec,
+        progs: list[Program],
+        idxs: list[int],
+        res: RunResult,
+        composed: Any,
+        out: dict[int, RunResult],
+        confirm: dict[int, str],
+        todo: list[list[int]],
+    ) -> None:
+        seg = segment(res.verdict_text, len(idxs))
+        per_item = res.seconds / max(1, len(idxs))
+        unreached: list[int] = []
+        for k, i in enumerate(idxs):
+            lines = "\n".join(seg.text.get(k, []))
+            if k in seg.ended:
+                why, _rc = seg.ended[k]
+                if why == "STALL":  # ran its whole limit: a timeout alone too
+                    run = ProcessOutcome(
+                        exit_code=None,
+                        signal=9,
+                        timed_out=True,
+                        seconds=spec.limits.run_seconds,
+                    )
+                    out[i] = assemble_result(progs[i], compile=None, run=run, verdict_text=lines)
+                else:
+                    confirm[i] = f"ended the batch process ({why.lower()})"
+            elif k in seg.slow:
+                confirm[i] = "close to its time limit"
+            elif k in seg.finished:
+                run = ProcessOutcome(exit_code=0, seconds=per_item)
+                out[i] = assemble_result(progs[i], compile=None, run=run, verdict_text=lines)
+                out[i].compile_output = res.compile_output
+            else:
+                unreached.append(i)
+        if not unreached:
+            return
+        if seg.nostart is not None:
+            where = [idxs.index(i) for i in unreached]
+            named = attribute(res.stderr, spec.source_file, composed.lines) & set(where)
+            if named and len(named) < len(unreached):
+                for k in named:
+                    confirm[idxs[k]] = "failed the batch at start-up"
+                todo.append([i for i in unreached if idxs.index(i) not in named])
+                return
+        if len(unreached) == len(idxs) or seg.nostart is not None:
+            if len(unreached) > 1:
+                self._bisect(unreached, todo)
+            else:
+                confirm[unreached[0]] = "left alone by bisection"
+        else:  # progress was made: the rest goes on in a new batch
+            todo.append(unreached)
+
+
+def _infra(program: Program, message: str) -> RunResult:
+    return RunResult(
+        id=program.id,
+        lang=program.lang,
+        cases=[
+            CaseVerdict(case=i, verdict=Verdict.infra_error, message=message)
+            for i in range(program.n_cases)
+        ],
+    )

@@ -1,0 +1,102 @@
+"""Many harness programs of one language as one source: the batched engine's composer.
+
+Each item keeps its function and cases in its own namespace (the language's ``[batch]``
+rules say how); a dispatcher runs the items from a start index given on the command line,
+writing ``ITEM k`` before each. The composer also says which lines hold which item, so a
+compile error can be charged to the item that caused it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from runtimes.backend import ENTRY_TOKEN, ProgramParts
+from transition_rules import hooks
+from transition_rules.schema import RuleFile
+
+
+@dataclass(frozen=True)
+class ComposedBatch:
+    source: str
+    # item position -> (first line, last line), 1-based, in ``source``
+    lines: dict[int, tuple[int, int]]
+
+    def items_at(self, line: int) -> int | None:
+        for k, (a, b) in self.lines.items():
+            if a <= line <= b:
+                return k
+        return None
+
+
+def why_alone(rules: RuleFile, parts: ProgramParts | None) -> str | None:
+    """Why a program can't share a source with others (None: it can)."""
+    if parts is None:
+        return "the program was not rendered from parts"
+    if rules.batch is None:
+        return f"no [batch] rules for {rules.lang}"
+    if ENTRY_TOKEN in parts.function or ENTRY_TOKEN not in parts.body:
+        return "the entry token can't be placed unambiguously"
+    if rules.batch.refuse and re.search(rules.batch.refuse, parts.function, re.M):
+        return "the function matches the language's batch.refuse pattern"
+    return None
+
+
+def _prefix(text: str, prefix: str) -> str:
+    if not prefix:
+        return text
+    # split on "\n" only: str.splitlines() would also cut at U+2028 inside a literal
+    return "\n".join(prefix + line if line else line for line in text.split("\n"))
+
+
+def compose(rules: RuleFile, parts: list[ProgramParts]) -> ComposedBatch:
+    """One source running every item of ``parts`` (in order, item k = parts[k])."""
+    b = rules.batch
+    if b is None:
+        raise ValueError(f"no [batch] rules for {rules.lang}")
+    hoisted: list[str] = []
+    items: list[str] = []
+    for k, p in enumerate(parts):
+        function, entry = p.function, p.entry
+        if b.item_hook:
+            function, entry = hooks.ITEM_HOOKS[b.item_hook](function, entry, k)
+        if b.hoist:
+            for m in re.finditer(b.hoist, function, re.M):
+                text = m.group(0).strip("\n")
+                if text not in hoisted:
+                    hoisted.append(text)
+            function = re.sub(b.hoist, "", function, flags=re.M)
+        items.append(
+            b.item.format(
+                k=k,
+                function=_prefix(function, b.function_indent),
+                body=_prefix(p.body.replace(ENTRY_TOKEN, entry), b.body_indent),
+                entry=entry,
+            )
+        )
+    dispatch = b.dispatch_sep.join(b.dispatch.format(k=k) for k in range(len(parts)))
+    source = b.program.format(
+        prelude=rules.prelude,
+        hoisted="\n".join(hoisted),
+        items="\n\n".join(items),
+        dispatch=dispatch,
+        n=len(parts),
+    )
+    source = hooks.apply(rules.hooks, source)
+    lines = source.split("\n")
+    ranges: dict[int, tuple[int, int]] = {}
+    at = 0
+    for k, text in enumerate(items):
+        mark = re.compile(rf"\bcrux_item_{k}\b")
+        while at < len(lines) and not mark.search(lines[at]):
+            at += 1
+        if at == len(lines):
+            raise ValueError(f"{rules.lang} batch.item must name crux_item_{{k}} on its first line")
+        ranges[k] = (at + 1, at + text.count("\n") + 1)
+        at += 1
+    # an item ends where the next begins, whatever a hook removed inside it
+    keys = sorted(ranges)
+    for a, b2 in zip(keys, keys[1:]):
+        first, last = ranges[a]
+        ranges[a] = (first, min(last, ranges[b2][0] - 1))
+    return ComposedBatch(source=source, lines=ranges)
