@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from runtimes.backend import BACKEND_HELP
+
 console = Console()
 
 
@@ -17,7 +19,7 @@ def audit_command(
     seeds: Annotated[Path, typer.Option(help="the seed file (CRUXEval JSONL or .py)")],
     out: Annotated[Path, typer.Option(help="output folder (audit.jsonl is written there)")],
     languages: Annotated[str, typer.Option(help="comma-separated language ids, or 'all'")] = "all",
-    backend: Annotated[str, typer.Option(help="sandbox backend: local or docker")] = "local",
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "local",
 ) -> None:
     """Run each item's function under cruxforge's own harness, and its code as published."""
     from cruxforge.audit import audit, summarize, write_audit

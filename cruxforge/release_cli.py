@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from runtimes.backend import BACKEND_HELP
+
 console = Console()
 ROOT = Path(__file__).resolve().parent.parent
 release_app = typer.Typer(help="Inspect and verify releases.", no_args_is_help=True)
@@ -41,7 +43,7 @@ def build_command(
     temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
     max_repairs: Annotated[int, typer.Option(help="repair rounds after the first draft")] = 3,
     agreement: Annotated[int, typer.Option(help="generated test inputs per seed")] = 10,
-    backend: Annotated[str, typer.Option(help="sandbox backend: local or docker")] = "local",
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "local",
     release_name: Annotated[str, typer.Option(help="release name")] = "demo",
     version: Annotated[str, typer.Option(help="release version")] = "1",
     out_root: Annotated[Path, typer.Option(help="releases go to OUT_ROOT/NAME/VERSION")] = Path(
@@ -144,7 +146,7 @@ def _print_summary(out: Path) -> None:
 @release_app.command("verify")
 def verify_command(
     directory: Annotated[Path, typer.Argument(help="a release: artifacts/NAME/VERSION")],
-    backend: Annotated[str, typer.Option(help="sandbox backend: local or docker")] = "local",
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "local",
     no_rerun: Annotated[bool, typer.Option(help="check hashes only")] = False,
 ) -> None:
     """Re-run every item of a release and check its manifest; non-zero on any mismatch."""

@@ -139,6 +139,12 @@ class Backend(ABC):
         self.close()
 
 
+BACKEND_HELP = (
+    "sandbox backend: local, docker, auto (the host's toolchain, else docker) "
+    "or batched (many programs per process, over auto)"
+)
+
+
 class UnknownBackendError(KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
@@ -172,7 +178,7 @@ def get_backend(name: str, **options: Any) -> Backend:
 def _load_builtin() -> None:
     import importlib
 
-    for mod in ("runtimes.local", "runtimes.docker_backend", "runtimes.batched"):
+    for mod in ("runtimes.local", "runtimes.docker_backend", "runtimes.auto", "runtimes.batched"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:  # a backend module not written yet

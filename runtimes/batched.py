@@ -130,7 +130,7 @@ def attribute(diagnostics: str, source_file: str, lines: dict[int, tuple[int, in
 class BatchedBackend(Backend):
     name = "batched"
 
-    def __init__(self, inner: str = "local", max_items: int | None = None, **options: Any):
+    def __init__(self, inner: str = "auto", max_items: int | None = None, **options: Any):
         if inner == self.name:
             raise ValueError("the batched engine needs another backend inside it")
         self.inner_name = inner

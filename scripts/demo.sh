@@ -3,11 +3,13 @@
 # release offline: the demo seeds are validated and typed, given agreement test cases,
 # translated with the project's own reference translations (seeds/demo_reference) and
 # validated by execution in every language with a runtime here, on Prefect's local engine
-# and the local sandbox backend; the release goes to artifacts/demo/<version>/ and is then
-# verified (every item re-run, manifest checked) and audited as published.
+# and the `auto` sandbox backend (each language on the host's toolchain, in Docker where
+# the host has none, e.g. Swift); the release goes to artifacts/demo/<version>/ and is then
+# verified (every item re-run through the batched engine, manifest checked) and audited
+# as published.
 #   CRUXFORGE_SKIP_SETUP=1      skip the installers (a machine already set up)
 #   CRUXFORGE_DEMO_LANGUAGES    languages to build (default: all)
-#   CRUXFORGE_DEMO_BACKEND      local (default) or docker
+#   CRUXFORGE_DEMO_BACKEND      auto (default), local or docker
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false
@@ -18,7 +20,7 @@ if [ "${CRUXFORGE_SKIP_SETUP:-0}" != 1 ]; then
     bash scripts/setup.sh
 fi
 langs="${CRUXFORGE_DEMO_LANGUAGES:-all}"
-backend="${CRUXFORGE_DEMO_BACKEND:-local}"
+backend="${CRUXFORGE_DEMO_BACKEND:-auto}"
 version=1
 out=artifacts/demo
 rel="$out/$version"
@@ -27,7 +29,7 @@ uv run cruxforge seeds check seeds/demo.jsonl --report "$out/seeds-report.json"
 uv run cruxforge build --seeds seeds/demo.jsonl --languages "$langs" \
     --translator reference --references seeds/demo_reference \
     --backend "$backend" --release-name demo --version "$version"
-uv run cruxforge release verify "$rel" --backend "$backend"
+uv run cruxforge release verify "$rel" --backend batched
 uv run cruxforge audit --benchmark "$rel" --seeds "$rel/seeds.jsonl" \
     --backend "$backend" --out "$out/audit"
 echo "demo release: $rel (items <lang>.jsonl, benchmark.parquet, README.md, manifest.json)"

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from runtimes.backend import BACKEND_HELP
+
 console = Console()
 
 
@@ -37,7 +39,7 @@ def translate_command(
     transcript: Annotated[
         Path | None, typer.Option(help="transcript cache dir (default OUT/transcript)")
     ] = None,
-    backend: Annotated[str, typer.Option(help="sandbox backend: local or docker")] = "local",
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "local",
 ) -> None:
     """Translate every seed into every language, validating and repairing by execution."""
     from cruxforge.seeds.check import check_file
