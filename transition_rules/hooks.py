@@ -66,4 +66,70 @@ def apply(names: list[str], source: str) -> str:
 # function as written, rewrite item k's function so that items can share one source.
 # (function, entry, k) -> (function, entry)
 ItemHook = Callable[[str, str, int], tuple[str, str]]
-ITEM_HOOKS: dict[str, ItemHook] = {}
+
+# names a Go translation must not get a fresh spelling for: the harness declares them at
+# package level too (imports, prelude, main), so alone they clash; kept, they clash in the
+# batch as well and the item is charged the compile error
+_GO_KEEP = {"_", "main", "init", "fmt", "math", "os", "reflect", "sort", "strconv",
+            "strings", "unicode", "utf8"}  # fmt: skip
+
+
+def _go_rename(function: str, entry: str, k: int) -> tuple[str, str]:
+    """Go has one namespace per package: give the function's top-level names a suffix.
+
+    Every top-level function, type, var and const the translation declares (not methods,
+    which belong to their type) becomes ``name_cruxK``; each ``identifier`` and
+    ``type_identifier`` node spelling such a name is renamed (locals that shadow it too,
+    consistently), never text in strings or comments, selectors (``x.name``) or package
+    qualifiers. Names the harness itself declares at package level (``crux_*``, imports,
+    ``main``) are left alone, so a clash stays a compile error as it is alone.
+    """
+    from transition_rules.parsing import parse
+
+    data = function.encode("utf-8")
+    root = parse("go", function)
+
+    def spec_names(node: object) -> list[object]:
+        out = []
+        for c in node.named_children:  # type: ignore[attr-defined]
+            if c.type in ("type_spec", "type_alias"):
+                n = c.child_by_field_name("name")
+                out += [n] if n is not None else []
+            elif c.type in ("var_spec", "const_spec"):
+                out += c.children_by_field_name("name")
+            elif c.type in ("var_spec_list", "const_spec_list", "type_spec_list"):
+                out += spec_names(c)
+        return out
+
+    names: set[str] = set()
+    for top in root.named_children:
+        if top.type == "function_declaration":
+            found = [top.child_by_field_name("name")]
+        elif top.type in ("type_declaration", "var_declaration", "const_declaration"):
+            found = spec_names(top)
+        else:
+            continue
+        for n in found:
+            text = (n.text or b"").decode("utf-8") if n is not None else ""  # type: ignore[attr-defined]
+            if text and text not in _GO_KEEP and not text.startswith("crux_"):
+                names.add(text)
+    if not names:
+        return function, entry
+    suffix = f"_crux{k}"
+    spans: list[tuple[int, int]] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type in ("identifier", "type_identifier"):
+            if (node.text or b"").decode("utf-8") in names:
+                spans.append((node.start_byte, node.end_byte))
+            continue
+        stack.extend(node.children)
+    for start, end in sorted(spans, reverse=True):
+        data = data[:end] + suffix.encode() + data[end:]
+    return data.decode("utf-8"), entry + suffix if entry in names else entry
+
+
+ITEM_HOOKS: dict[str, ItemHook] = {
+    "go_rename": _go_rename,
+}
