@@ -8,7 +8,9 @@
 # - an item still running after SUSPECT_US is left to run in the background and a new
 #   segment starts at the next item at once (a loop costs the batch no waiting);
 #   - if it then reaches ITEM_US it is killed: "BATCH END k STALL" (a timeout, exactly
-#     as on its own);
+#     as on its own). Segments running at once share the sandbox's CPU, so an item's time
+#     is counted as its share: each tick adds tick/m, m = segments running. An item
+#     is never timed out for time the others took;
 #   - if it finishes first, its segment is stopped: "BATCH SLOW k" (re-run alone);
 # - an item whose segment's output passes CAP bytes is killed: "BATCH END k FLOOD";
 # - a segment that ends before DONE otherwise: "BATCH END k EXIT rc" (k re-run alone);
@@ -27,13 +29,13 @@ last_item() {  # FILE -> LAST = k of its last "ITEM k" line ('' if none)
 }
 size() { SZ=$(stat -c %s -- "$1" 2>/dev/null || echo 0); }
 set -m  # each segment in its own process group, so a kill takes all it forked
-declare -a seg_start=() seg_pid=() seg_item=() seg_t=() seg_bg=() seg_cut=()
+declare -a seg_start=() seg_pid=() seg_item=() seg_t=() seg_v=() seg_bg=() seg_cut=()
 notes=""
 _start() {
     local s=$1 i=${#seg_start[@]}
     : > "$V.s$i"
     CRUXFORGE_VERDICTS="$V.s$i" "${cmd[@]}" "$s" > "$V.o$i" 2>&1 < /dev/null &
-    seg_start[i]=$s seg_pid[i]=$! seg_item[i]="" seg_bg[i]=0 seg_cut[i]=""
+    seg_start[i]=$s seg_pid[i]=$! seg_item[i]="" seg_bg[i]=0 seg_cut[i]="" seg_v[i]=0
     now; seg_t[i]=$T
     fg=$i
 }
@@ -42,12 +44,17 @@ cmd=("$@")
 fg=""
 _start 0
 running=1
+now; tick=$T
 while (( running )); do
     sleep 0.05
     running=0
+    now; dt=$((T - tick)) tick=$T m=0
+    for i in "${!seg_start[@]}"; do [ -n "${seg_pid[i]}" ] && m=$((m + 1)); done
+    (( m > 0 )) || m=1
     for i in "${!seg_start[@]}"; do
         [ -n "${seg_pid[i]}" ] || continue
         pid=${seg_pid[i]}
+        seg_v[i]=$((seg_v[i] + dt / m))
         last_item "$V.s$i"; now
         if [ -n "$LAST" ] && [ "$LAST" != "${seg_item[i]}" ]; then
             if (( seg_bg[i] )); then  # a suspect finished in time: stop the segment
@@ -55,7 +62,7 @@ while (( running )); do
                 notes+="BATCH SLOW ${seg_item[i]}"$'\n'
                 continue
             fi
-            seg_item[i]=$LAST seg_t[i]=$T
+            seg_item[i]=$LAST seg_t[i]=$T seg_v[i]=0
         fi
         size "$V.o$i"
         if (( SZ > cap )); then
@@ -93,7 +100,7 @@ while (( running )); do
         fi
         running=1
         if (( seg_bg[i] )); then
-            if (( T - seg_t[i] > lim )); then
+            if (( seg_v[i] > lim )); then
                 stop "$i"; seg_pid[i]=""; notes+="BATCH END ${seg_item[i]} STALL 0"$'\n'
             fi
         elif [ -z "${seg_item[i]}" ]; then

@@ -84,14 +84,16 @@ def _go_rename(function: str, entry: str, k: int) -> tuple[str, str]:
     qualifiers. Names the harness itself declares at package level (``crux_*``, imports,
     ``main``) are left alone, so a clash stays a compile error as it is alone.
     """
+    from tree_sitter import Node
+
     from transition_rules.parsing import parse
 
     data = function.encode("utf-8")
     root = parse("go", function)
 
-    def spec_names(node: object) -> list[object]:
-        out = []
-        for c in node.named_children:  # type: ignore[attr-defined]
+    def spec_names(node: Node) -> list[Node]:
+        out: list[Node] = []
+        for c in node.named_children:
             if c.type in ("type_spec", "type_alias"):
                 n = c.child_by_field_name("name")
                 out += [n] if n is not None else []
@@ -103,31 +105,31 @@ def _go_rename(function: str, entry: str, k: int) -> tuple[str, str]:
 
     names: set[str] = set()
     for top in root.named_children:
+        found: list[Node] = []
         if top.type == "function_declaration":
-            found = [top.child_by_field_name("name")]
+            n = top.child_by_field_name("name")
+            found = [n] if n is not None else []
         elif top.type in ("type_declaration", "var_declaration", "const_declaration"):
             found = spec_names(top)
-        else:
-            continue
         for n in found:
-            text = (n.text or b"").decode("utf-8") if n is not None else ""  # type: ignore[attr-defined]
+            text = (n.text or b"").decode("utf-8")
             if text and text not in _GO_KEEP and not text.startswith("crux_"):
                 names.add(text)
     if not names:
         return function, entry
-    suffix = f"_crux{k}"
-    spans: list[tuple[int, int]] = []
+    suffix = f"_crux{k}".encode()
+    ends: list[int] = []
     stack = [root]
     while stack:
         node = stack.pop()
         if node.type in ("identifier", "type_identifier"):
             if (node.text or b"").decode("utf-8") in names:
-                spans.append((node.start_byte, node.end_byte))
+                ends.append(node.end_byte)
             continue
         stack.extend(node.children)
-    for start, end in sorted(spans, reverse=True):
-        data = data[:end] + suffix.encode() + data[end:]
-    return data.decode("utf-8"), entry + suffix if entry in names else entry
+    for end in sorted(ends, reverse=True):
+        data = data[:end] + suffix + data[end:]
+    return data.decode("utf-8"), entry + suffix.decode() if entry in names else entry
 
 
 ITEM_HOOKS: dict[str, ItemHook] = {
