@@ -2,7 +2,7 @@
 # the sandbox, as the run step's command, so that no item can take the others' verdicts.
 # The program takes the index of its first item as its last argument and writes
 # "ITEM k" to its verdict file before item k's cases, "DONE" after the last item.
-#   bash -c SCRIPT crux-batch N ITEM_US SUSPECT_US CAP -- CMD...
+#   bash -c SCRIPT crux-batch N ITEM_US SUSPECT_US CAP MEM -- CMD...
 # Each process ("segment") writes its own verdict file; at the end they are joined into
 # $CRUXFORGE_VERDICTS with these notes for runtimes/batched.py:
 # - an item still running after SUSPECT_US is left to run in the background and a new
@@ -10,7 +10,9 @@
 #   - if it then reaches ITEM_US it is killed: "BATCH END k STALL" (a timeout, exactly
 #     as on its own). Segments running at once share the sandbox's CPU, so an item's time
 #     is counted as its share: each tick adds tick/m, m = segments running. An item
-#     is never timed out for time the others took;
+#     is never timed out for time the others took. One holding over half of MEM bytes
+#     when it is stopped may have been slowed by memory pressure the batch shares, so
+#     it is noted "BATCH END k STALLMEM" and re-run alone;
 #   - if it finishes first, its segment is stopped: "BATCH SLOW k" (re-run alone);
 # - an item whose segment's output passes CAP bytes is killed: "BATCH END k FLOOD";
 # - a segment that ends before DONE otherwise: "BATCH END k EXIT rc" (k re-run alone);
@@ -18,8 +20,8 @@
 #   nothing more is started and its output goes to stderr (where a syntax error names
 #   a line) so the engine can find the culprit.
 set -u
-n=$1 lim=$2 suspect=$3 cap=$4
-shift 4
+n=$1 lim=$2 suspect=$3 cap=$4 mem=$5
+shift 5
 [ "${1:-}" = "--" ] && shift
 V=${CRUXFORGE_VERDICTS:?}
 now() { T=${EPOCHREALTIME/./}; T=$((10#$T)); }
@@ -101,7 +103,10 @@ while (( running )); do
         running=1
         if (( seg_bg[i] )); then
             if (( seg_v[i] > lim )); then
-                stop "$i"; seg_pid[i]=""; notes+="BATCH END ${seg_item[i]} STALL 0"$'\n'
+                why=STALL rss=0
+                read -r _ rss _ < "/proc/$pid/statm" 2>/dev/null || rss=0
+                (( rss * 4096 > mem / 2 )) && why=STALLMEM
+                stop "$i"; seg_pid[i]=""; notes+="BATCH END ${seg_item[i]} $why 0"$'\n'
             fi
         elif [ -z "${seg_item[i]}" ]; then
             if (( T - seg_t[i] > lim )); then

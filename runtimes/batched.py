@@ -12,7 +12,9 @@ How it keeps the verdicts identical:
 * a compile error is charged to the items on the lines the compiler names; they are run
   alone (so their verdict and message are their own) and the rest is compiled again;
   when no item can be named, the batch is split in two (bisection);
-* an item that stalls for its own time limit times out, as it would alone; an item that
+* an item that stalls for its own time limit (counted as its share of the CPU while
+  other segments run) times out, as it would alone, unless it holds over half the memory
+  limit then (memory pressure may have slowed it: it is re-run alone); an item that
   ends the process some other way (crash, memory, flood, ``exit``) or runs close to its
   limit is re-run alone for its exact verdict; the items after it go on in a restarted
   process without recompiling;
@@ -290,6 +292,8 @@ class BatchedBackend(Backend):
                         seconds=spec.limits.run_seconds,
                     )
                     out[i] = assemble_result(progs[i], compile=None, run=run, verdict_text=lines)
+                elif why == "STALLMEM":
+                    confirm[i] = "stalled near the memory limit"
                 else:
                     confirm[i] = f"ended the batch process ({why.lower()})"
             elif k in seg.slow:

@@ -33,6 +33,7 @@ def run_argv(spec: RuntimeSpec, program: Program) -> list[str]:
         str(int(b.item_seconds * 1_000_000)),
         str(int(b.slow_seconds * 1_000_000)),
         str(spec.limits.output_kb * 1024),
+        str(spec.limits.memory_mb * 1024 * 1024),
         "--", *spec.run,
     ]  # fmt: skip
 
