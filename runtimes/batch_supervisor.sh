@@ -14,7 +14,9 @@
 #     when it is stopped may have been slowed by memory pressure the batch shares, so
 #     it is noted "BATCH END k STALLMEM" and re-run alone;
 #   - if it finishes first, its segment is stopped: "BATCH SLOW k" (re-run alone);
-# - an item whose segment's output passes CAP bytes is killed: "BATCH END k FLOOD";
+# - an item that itself writes over CAP bytes to stdout or to stderr is killed:
+#   "BATCH END k FLOODED" (output exceeded, as alone); if the segment's output passes CAP
+#   only with earlier items' output, "BATCH END k FLOOD" (k re-run alone);
 # - a segment that ends before DONE otherwise: "BATCH END k EXIT rc" (k re-run alone);
 # - a segment that ends, or stalls, before its first item: "BATCH NOSTART k WHY rc";
 #   nothing more is started and its output goes to stderr (where a syntax error names
@@ -32,11 +34,13 @@ last_item() {  # FILE -> LAST = k of its last "ITEM k" line ('' if none)
 size() { SZ=$(stat -c %s -- "$1" 2>/dev/null || echo 0); }
 set -m  # each segment in its own process group, so a kill takes all it forked
 declare -a seg_start=() seg_pid=() seg_item=() seg_t=() seg_v=() seg_bg=() seg_cut=()
+declare -a seg_o0=() seg_e0=()
 notes=""
 _start() {
     local s=$1 i=${#seg_start[@]}
     : > "$V.s$i"
-    CRUXFORGE_VERDICTS="$V.s$i" "${cmd[@]}" "$s" > "$V.o$i" 2>&1 < /dev/null &
+    CRUXFORGE_VERDICTS="$V.s$i" "${cmd[@]}" "$s" > "$V.o$i" 2> "$V.e$i" < /dev/null &
+    seg_o0[i]=0 seg_e0[i]=0
     seg_start[i]=$s seg_pid[i]=$! seg_item[i]="" seg_bg[i]=0 seg_cut[i]="" seg_v[i]=0
     now; seg_t[i]=$T
     fg=$i
@@ -65,14 +69,20 @@ while (( running )); do
                 continue
             fi
             seg_item[i]=$LAST seg_t[i]=$T seg_v[i]=0
+            # output so far belongs to earlier items (it can only undercount this one's)
+            size "$V.o$i"; seg_o0[i]=$SZ
+            size "$V.e$i"; seg_e0[i]=$SZ
         fi
-        size "$V.o$i"
-        if (( SZ > cap )); then
+        size "$V.o$i"; so=$SZ
+        size "$V.e$i"; se=$SZ
+        if (( so > cap || se > cap )); then
             stop "$i"; seg_pid[i]=""
             if [ -z "${seg_item[i]}" ]; then
-                notes+="BATCH NOSTART ${seg_start[i]} FLOOD 0"$'\n'; head -c 20000 -- "$V.o$i" >&2
+                notes+="BATCH NOSTART ${seg_start[i]} FLOOD 0"$'\n'; head -c 20000 -- "$V.e$i" >&2
             else
-                notes+="BATCH END ${seg_item[i]} FLOOD 0"$'\n'
+                why=FLOOD
+                (( so - seg_o0[i] > cap || se - seg_e0[i] > cap )) && why=FLOODED
+                notes+="BATCH END ${seg_item[i]} $why 0"$'\n'
                 if (( ! seg_bg[i] )) && (( seg_item[i] + 1 < n )); then _start $((seg_item[i] + 1)); fi
             fi
             running=1; continue
@@ -93,7 +103,8 @@ while (( running )); do
             elif (( rc == 0 )) && tail -n 1 "$V.s$i" | grep -qx DONE; then
                 :  # finished
             elif [ -z "$LAST" ]; then
-                notes+="BATCH NOSTART ${seg_start[i]} EXIT $rc"$'\n'; head -c 20000 -- "$V.o$i" >&2
+                notes+="BATCH NOSTART ${seg_start[i]} EXIT $rc"$'\n'
+                head -c 20000 -- "$V.e$i" >&2; head -c 20000 -- "$V.o$i" >&2
             else
                 notes+="BATCH END $LAST EXIT $rc"$'\n'
                 if (( LAST + 1 < n )); then _start $((LAST + 1)); running=1; fi
@@ -111,7 +122,7 @@ while (( running )); do
         elif [ -z "${seg_item[i]}" ]; then
             if (( T - seg_t[i] > lim )); then
                 stop "$i"; seg_pid[i]=""; notes+="BATCH NOSTART ${seg_start[i]} STALL 0"$'\n'
-                head -c 20000 -- "$V.o$i" >&2
+                head -c 20000 -- "$V.e$i" >&2; head -c 20000 -- "$V.o$i" >&2
             fi
         elif (( T - seg_t[i] > suspect )); then  # leave it running; go on without it
             seg_bg[i]=1
@@ -125,7 +136,7 @@ for i in "${!seg_start[@]}"; do  # a stopped suspect's file ends where the next 
     else
         cat -- "$V.s$i" >> "$V"
     fi
-    rm -f -- "$V.s$i" "$V.o$i"
+    rm -f -- "$V.s$i" "$V.o$i" "$V.e$i"
 done
 printf '%s' "$notes" >> "$V"
 exit 0

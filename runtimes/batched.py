@@ -15,7 +15,8 @@ How it keeps the verdicts identical:
 * an item that stalls for its own time limit (counted as its share of the CPU while
   other segments run) times out, as it would alone, unless it holds over half the memory
   limit then (memory pressure may have slowed it: it is re-run alone); an item that
-  ends the process some other way (crash, memory, flood, ``exit``) or runs close to its
+  writes more than the output cap itself gets ``output_exceeded``, as alone; an item that
+  ends the process some other way (crash, memory, ``exit``) or runs close to its
   limit is re-run alone for its exact verdict; the items after it go on in a restarted
   process without recompiling;
 * programs the engine can't batch (no parts, a published variant, ``exit_status``) run
@@ -47,6 +48,8 @@ from runtimes.verdicts import ProcessOutcome, assemble_result
 # goes on; if it finishes before its limit it is re-run alone for its exact verdict
 SUSPECT_SECONDS = 1.0
 COMPILE_ALLOWANCE_PER_ITEM = 0.05  # the batch compile limit grows by 5 % per item
+MIN_SPLIT = 16  # a group is split over the inner backend's parallel slots only if each
+# part gets at least this many programs
 
 _ITEM_RE = re.compile(r"^ITEM (\d+)$")
 _NOTE_RE = re.compile(r"^BATCH (END|NOSTART|SLOW) (\d+)(?: (\S+))?(?: (-?\d+))?$")
@@ -211,44 +214,42 @@ class BatchedBackend(Backend):
             return self._alone(progs, "no runtime spec")
         out: dict[int, RunResult] = {}
         confirm: dict[int, str] = {}
-        todo: list[list[int]] = [list(range(len(progs)))]
+        # as many batches at once as the inner backend runs programs at once
+        width = max(1, int(getattr(self.inner, "parallel", 2)))
+        everything = list(range(len(progs)))
+        parts = min(width, max(1, len(progs) // MIN_SPLIT))
+        todo: list[list[int]] = [everything[j::parts] for j in range(parts)]
         while todo:
-            idxs = todo.pop()
-            if len(idxs) == 1:
-                confirm.setdefault(idxs[0], "left alone by bisection")
-                continue
-            composed = compose(rules, [progs[i].parts for i in idxs])  # type: ignore[misc]
-            bprog = Program(
-                id=f"batch:{lang}:{progs[idxs[0]].id}+{len(idxs) - 1}",
-                lang=lang,
-                source=composed.source,
-                n_cases=0,
-                batch=BatchRun(
-                    items=len(idxs),
-                    item_seconds=spec.limits.run_seconds,
-                    slow_seconds=min(SUSPECT_SECONDS, spec.limits.run_seconds / 4),
-                ),
-                compile_seconds=spec.limits.compile_seconds
-                * (1 + COMPILE_ALLOWANCE_PER_ITEM * len(idxs)),
-            )
-            self.stats.batches += 1
-            res = self.inner.execute([bprog])[0]
-            head = res.cases[0] if res.cases else None
-            if head is not None and head.verdict is Verdict.infra_error:
-                for i in idxs:
-                    out[i] = _infra(progs[i], head.message or "sandbox failure")
-                continue
-            if head is not None and head.verdict is Verdict.compile_error:
-                self.stats.compile_failures += 1
-                named = attribute(head.message or "", spec.source_file, composed.lines)
-                if named and len(named) < len(idxs):
-                    for k in named:
-                        confirm[idxs[k]] = "compile error charged to it"
-                    todo.append([i for k, i in enumerate(idxs) if k not in named])
+            wave: list[list[int]] = []
+            while todo and len(wave) < width:
+                idxs = todo.pop()
+                if len(idxs) == 1:
+                    confirm.setdefault(idxs[0], "left alone by bisection")
                 else:
-                    self._bisect(idxs, todo)
+                    wave.append(idxs)
+            if not wave:
                 continue
-            self._judge(spec, progs, idxs, res, composed, out, confirm, todo)
+            composed_all = [compose(rules, [progs[i].parts for i in idxs]) for idxs in wave]  # type: ignore[misc]
+            bprogs = [
+                Program(
+                    id=f"batch:{lang}:{progs[idxs[0]].id}+{len(idxs) - 1}",
+                    lang=lang,
+                    source=composed.source,
+                    n_cases=0,
+                    batch=BatchRun(
+                        items=len(idxs),
+                        item_seconds=spec.limits.run_seconds,
+                        slow_seconds=min(SUSPECT_SECONDS, spec.limits.run_seconds / 4),
+                    ),
+                    compile_seconds=spec.limits.compile_seconds
+                    * (1 + COMPILE_ALLOWANCE_PER_ITEM * len(idxs)),
+                )
+                for idxs, composed in zip(wave, composed_all)
+            ]
+            self.stats.batches += len(bprogs)
+            results = self.inner.execute(bprogs)
+            for idxs, composed, res in zip(wave, composed_all, results):
+                self._settle(spec, progs, idxs, res, composed, out, confirm, todo)
         if confirm:
             order = sorted(confirm)
             for why in set(confirm.values()):
@@ -259,6 +260,35 @@ class BatchedBackend(Backend):
             for i, r in zip(order, self.inner.execute([progs[i] for i in order])):
                 out[i] = r
         return [out[i] for i in range(len(progs))]
+
+    def _settle(
+        self,
+        spec: RuntimeSpec,
+        progs: list[Program],
+        idxs: list[int],
+        res: RunResult,
+        composed: Any,
+        out: dict[int, RunResult],
+        confirm: dict[int, str],
+        todo: list[list[int]],
+    ) -> None:
+        """One batch's result: infra fault, compile error (charged or bisected), or run."""
+        head = res.cases[0] if res.cases else None
+        if head is not None and head.verdict is Verdict.infra_error:
+            for i in idxs:
+                out[i] = _infra(progs[i], head.message or "sandbox failure")
+            return
+        if head is not None and head.verdict is Verdict.compile_error:
+            self.stats.compile_failures += 1
+            named = attribute(head.message or "", spec.source_file, composed.lines)
+            if named and len(named) < len(idxs):
+                for k in named:
+                    confirm[idxs[k]] = "compile error charged to it"
+                todo.append([i for k, i in enumerate(idxs) if k not in named])
+            else:
+                self._bisect(idxs, todo)
+            return
+        self._judge(spec, progs, idxs, res, composed, out, confirm, todo)
 
     def _bisect(self, idxs: list[int], todo: list[list[int]]) -> None:
         self.stats.bisections += 1
@@ -290,6 +320,11 @@ class BatchedBackend(Backend):
                         signal=9,
                         timed_out=True,
                         seconds=spec.limits.run_seconds,
+                    )
+                    out[i] = assemble_result(progs[i], compile=None, run=run, verdict_text=lines)
+                elif why == "FLOODED":  # its own output passed the cap: as alone
+                    run = ProcessOutcome(
+                        exit_code=None, signal=9, output_exceeded=True, seconds=per_item
                     )
                     out[i] = assemble_result(progs[i], compile=None, run=run, verdict_text=lines)
                 elif why == "STALLMEM":
