@@ -9,6 +9,7 @@ How it keeps the verdicts identical:
 * programs are composed by ``transition_rules.batch`` into one source, each item in
   its own namespace; the batch supervisor (``batch_supervisor.sh``) runs it and keeps
   per-item time and output limits;
+* a function tree-sitter finds a syntax error in runs alone before the batch compiles;
 * a compile error is charged to the items on the lines the compiler names; they are run
   alone (so their verdict and message are their own) and the rest is compiled again;
   when no item can be named, the batch is split in two (bisection);
@@ -216,9 +217,20 @@ class BatchedBackend(Backend):
         confirm: dict[int, str] = {}
         # as many batches at once as the inner backend runs programs at once
         width = max(1, int(getattr(self.inner, "parallel", 2)))
-        everything = list(range(len(progs)))
-        parts = min(width, max(1, len(progs) // MIN_SPLIT))
-        todo: list[list[int]] = [everything[j::parts] for j in range(parts)]
+        # a function tree-sitter can't parse would fail the whole batch's compile: it runs
+        # alone (exactly as before) and the batch compiles once
+        from transition_rules.parsing import syntax_errors
+
+        for i, p in enumerate(progs):
+            try:
+                broken = bool(p.parts and syntax_errors(lang, p.parts.function))
+            except Exception:  # no grammar: leave it to the compiler
+                broken = False
+            if broken:
+                confirm[i] = "syntax error seen before compiling"
+        everything = [i for i in range(len(progs)) if i not in confirm]
+        parts = min(width, max(1, len(everything) // MIN_SPLIT))
+        todo: list[list[int]] = [everything[j::parts] for j in range(parts) if everything]
         while todo:
             wave: list[list[int]] = []
             while todo and len(wave) < width:

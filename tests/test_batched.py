@@ -14,7 +14,13 @@ from runtimes.batched import BatchedBackend, attribute, segment
 from runtimes.spec import LANGUAGES
 from tests.conftest import DEMO_REFS, DEMO_SEEDS, DOCKER_ONLY, JULIA_REASON, docker_available
 from transition_rules.batch import compose, why_alone
-from transition_rules.engine import Case, harness_program, rules_for, seed_case
+from transition_rules.engine import (
+    Case,
+    harness_program,
+    program_from_parts,
+    rules_for,
+    seed_case,
+)
 from transition_rules.proof import load_references, mutate
 
 # ------------------------------------------------------------------ pure parts
@@ -110,8 +116,32 @@ def _verdicts(r: RunResult) -> list[Verdict]:
     return [c.verdict for c in r.cases]
 
 
+# a function that parses but doesn't compile: tree-sitter can't see it, the compiler's
+# line numbers must charge it
+UNDEFINED = {
+    "cpp": "long crux_broken_helper() { return crux_no_such_function(); }",
+    "java": "static long crux_broken_helper() { return crux_no_such_function(); }",
+    "cs": "static long crux_broken_helper() { return crux_no_such_function(); }",
+    "rs": "fn crux_broken_helper() -> i64 { crux_no_such_function() }",
+    "go": "func crux_broken_helper() int64 { return crux_no_such_function() }",
+}
+
+
 def _check_same(inner: str, lang: str, seeds: list[TypedSeed]) -> BatchedBackend:
     progs = _mixed(lang, seeds)
+    if lang in UNDEFINED:
+        g = progs[2]
+        assert g.parts is not None
+        broken = g.parts.model_copy(
+            update={"function": g.parts.function.rstrip() + "\n\n" + UNDEFINED[lang] + "\n"}
+        )
+        progs.insert(
+            5,
+            program_from_parts(
+                rules_for(lang), broken, program_id="broken", n_cases=g.n_cases,
+                expected=g.expected,
+            ),
+        )  # fmt: skip
     with get_backend(inner) as alone:
         want = alone.execute(progs)
     batched = get_backend("batched", inner=inner)
@@ -132,11 +162,14 @@ def _check_same(inner: str, lang: str, seeds: list[TypedSeed]) -> BatchedBackend
     assert _verdicts(flood)[1] is Verdict.output_exceeded
     syntax = next(r for i, r in by_id.items() if i.endswith(":syntax"))
     assert Verdict.passed not in _verdicts(syntax)
+    if lang in UNDEFINED:
+        assert _verdicts(by_id["broken"]) == [Verdict.compile_error]
+        assert batched.stats.compile_failures >= 1  # charged by the compiler's line numbers
     gold = [r for i, r in by_id.items() if i.endswith(":g")]
     assert sum(r.passed for r in gold) == 4  # two of six carry mutated expectations
     # the batch did the work: the gold programs were not run one by one
     assert batched.stats.batches >= 1
-    assert batched.stats.alone <= 4, batched.stats
+    assert batched.stats.alone <= 5, batched.stats
     return batched
 
 
@@ -155,9 +188,7 @@ def test_batched_local_same_verdicts(lang: str, seeds: list[TypedSeed], local_ba
     st = local_backend.doctor(lang)
     if not st.available:
         pytest.fail(f"{lang} toolchain missing on this machine: {st.reason}")
-    stats = _check_same("local", lang, seeds).stats
-    if rules_for(lang).batch is not None and lang in ("cpp", "java", "rs", "go", "cs"):
-        assert stats.compile_failures >= 1  # the syntax error was charged, not guessed
+    _check_same("local", lang, seeds)
 
 
 @pytest.mark.docker
