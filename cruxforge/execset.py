@@ -41,7 +41,7 @@ def failing_variant(
     rules = rules_for(lang)
     snippets = load_snippets(lang)
     first = render_body(rules, seed, cases[:1], ENTRY_TOKEN)
-    rest = render_body(rules, seed, cases[1:], ENTRY_TOKEN) if len(cases) > 1 else ""
+    rest = render_body(rules, seed, cases[1:], ENTRY_TOKEN, first=1) if len(cases) > 1 else ""
     if kind == "syntax":
         function = function.rstrip("\n") + "\n" + snippets.syntax_error.strip("\n") + "\n"
         body = "\n".join(x for x in (first, rest) if x)

@@ -427,9 +427,14 @@ def render_harness(
 
 
 def render_body(
-    rules: RuleFile, seed: TypedSeed, cases: list[Case], entry: str | None = None
+    rules: RuleFile,
+    seed: TypedSeed,
+    cases: list[Case],
+    entry: str | None = None,
+    first: int = 0,
 ) -> str:
-    """The harness's case lines, calling the function as ``entry`` (default: its name)."""
+    """The harness's case lines, calling the function as ``entry`` (default: its name);
+    the cases are numbered from ``first``."""
     rt = seed.signature.result_type()
     return "\n".join(
         _indent(
@@ -441,7 +446,7 @@ def render_body(
                 result_type=render_type(rules, rt),
             ),
         )
-        for i, c in enumerate(cases)
+        for i, c in enumerate(cases, first)
     )
 
 
