@@ -25,7 +25,7 @@ from transition_rules.engine import (
     rules_for,
     seed_case,
 )
-from transition_rules.proof import mutate
+from transition_rules.proof import harness_and_mutant
 
 FAILING = ("loop", "flood", "memory", "syntax")
 
@@ -69,10 +69,8 @@ def program_set(
     failing_each: int = 2,
 ) -> list[Program]:
     """The benchmark's programs for ``lang``, failing variants spread through the set."""
-    from transition_rules.engine import harness_program
-
     rules = rules_for(lang)
-    rt_mut: list[Program] = []
+    plain: list[Program] = []
     usable: list[tuple[TypedSeed, str, list[Case]]] = []
     for seed in seeds:
         fn = references.get(seed.id)
@@ -85,16 +83,11 @@ def program_set(
         except Unsupported:
             continue
         usable.append((seed, fn, agree))
-        rt = seed.signature.result_type()
         for name, cs in (("example", example), ("agreement", agree)):
-            rt_mut.append(harness_program(rules, seed, fn, cs, program_id=f"{seed.id}:{name}"))
-            try:
-                mutated = [Case(c.args, mutate(c.expected, rt)) for c in cs]
-            except ValueError:
-                continue
-            rt_mut.append(
-                harness_program(rules, seed, fn, mutated, program_id=f"{seed.id}:{name}:mutant")
-            )
+            gold, mutant = harness_and_mutant(lang, seed, fn, cs)
+            plain.append(gold.model_copy(update={"id": f"{seed.id}:{name}"}))
+            if mutant is not None:
+                plain.append(mutant.model_copy(update={"id": f"{seed.id}:{name}:mutant"}))
     failing: list[Program] = []
     for j in range(failing_each):
         for i, kind in enumerate(FAILING):
@@ -103,7 +96,7 @@ def program_set(
             seed, fn, agree = usable[(3 + 5 * (j * len(FAILING) + i)) % len(usable)]
             failing.append(failing_variant(lang, seed, fn, agree, kind, f"{seed.id}:{kind}{j}"))
     # spread the failing variants evenly, never first or last
-    out = list(rt_mut)
+    out = list(plain)
     step = max(1, len(out) // (len(failing) + 1))
     for k, p in enumerate(failing):
         out.insert(min(len(out) - 1, (k + 1) * step + k), p)

@@ -12,14 +12,13 @@ from typing import Any
 
 from runtimes.backend import (
     Backend,
-    CaseVerdict,
     Program,
     RunResult,
     ToolchainStatus,
-    Verdict,
     get_backend,
     register_backend,
 )
+from runtimes.verdicts import infra_result
 
 PREFERENCE = ("local", "docker")
 
@@ -72,15 +71,7 @@ class AutoBackend(Backend):
         for i, p in enumerate(programs):
             name, status = self._choose(p.lang)
             if name is None:
-                msg = f"{p.lang} can't run here: {status.reason}"
-                results[i] = RunResult(
-                    id=p.id,
-                    lang=p.lang,
-                    cases=[
-                        CaseVerdict(case=c, verdict=Verdict.infra_error, message=msg)
-                        for c in range(p.n_cases)
-                    ],
-                )
+                results[i] = infra_result(p, f"{p.lang} can't run here: {status.reason}")
             else:
                 by_backend.setdefault(name, []).append(i)
         for name, idxs in by_backend.items():

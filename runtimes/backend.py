@@ -45,7 +45,7 @@ class BatchRun(BaseModel):
 
     items: int = Field(ge=1)
     item_seconds: float = Field(gt=0)
-    slow_seconds: float = Field(gt=0)  # an item still running after this goes to the background
+    suspect_seconds: float = Field(gt=0)  # an item still running after this goes to the background
 
 
 class Program(BaseModel):
@@ -68,9 +68,8 @@ class Program(BaseModel):
     variant: str | None = None
     parts: ProgramParts | None = None  # set by transition_rules.engine.harness_program
     batch: BatchRun | None = None  # set by the batched engine on the programs it composes
-    # limits that replace the runtime spec's for this program (a batch needs longer)
+    # a compile limit that replaces the runtime spec's (a batch's source is larger)
     compile_seconds: float | None = Field(default=None, gt=0)
-    run_seconds: float | None = Field(default=None, gt=0)
 
 
 class CaseVerdict(BaseModel):

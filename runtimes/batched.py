@@ -27,6 +27,7 @@ How it keeps the verdicts identical:
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +35,6 @@ from typing import Any
 from runtimes.backend import (
     Backend,
     BatchRun,
-    CaseVerdict,
     Program,
     RunResult,
     ToolchainStatus,
@@ -43,7 +43,8 @@ from runtimes.backend import (
     register_backend,
 )
 from runtimes.spec import RuntimeSpec, RuntimeSpecError, get_spec
-from runtimes.verdicts import ProcessOutcome, assemble_result
+from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result
+from transition_rules.batch import ComposedBatch
 
 # an item still running after this long is left to run in the background while the batch
 # goes on; if it finishes before its limit it is re-run alone for its exact verdict
@@ -162,7 +163,7 @@ class BatchedBackend(Backend):
             return None
         if program.parts is None or program.n_cases == 0:
             return None
-        if program.compile_seconds is not None or program.run_seconds is not None:
+        if program.compile_seconds is not None:
             return None
         try:
             rules = rules_for(program.lang)
@@ -193,189 +194,182 @@ class BatchedBackend(Backend):
                 for i, r in zip(chunk, got):
                     results[i] = r
         if alone:
-            for i, r in zip(alone, self._alone([programs[i] for i in alone], "not batchable")):
+            got = self._alone([programs[i] for i in alone], ["not batchable"] * len(alone))
+            for i, r in zip(alone, got):
                 results[i] = r
         assert all(r is not None for r in results)
         return [r for r in results if r is not None]
 
-    def _alone(self, programs: list[Program], why: str) -> list[RunResult]:
+    def _alone(self, programs: list[Program], whys: list[str]) -> list[RunResult]:
+        """Run programs one per process on the inner backend, counting why."""
         self.stats.alone += len(programs)
-        self.stats.confirmed[why] = self.stats.confirmed.get(why, 0) + len(programs)
+        for why, n in Counter(whys).items():
+            self.stats.confirmed[why] = self.stats.confirmed.get(why, 0) + n
         return self.inner.execute(programs)
 
-    # ------------------------------------------------------------------ one group
-
     def _run_group(self, rules: Any, progs: list[Program]) -> list[RunResult]:
-        from transition_rules.batch import compose
-
-        lang = progs[0].lang
         try:
-            spec = get_spec(lang)
+            spec = get_spec(progs[0].lang)
         except RuntimeSpecError:
-            return self._alone(progs, "no runtime spec")
-        out: dict[int, RunResult] = {}
-        confirm: dict[int, str] = {}
-        # as many batches at once as the inner backend runs programs at once
-        width = max(1, int(getattr(self.inner, "parallel", 2)))
-        # a function tree-sitter can't parse would fail the whole batch's compile: it runs
-        # alone (exactly as before) and the batch compiles once
+            return self._alone(progs, ["no runtime spec"] * len(progs))
+        return _Group(self, rules, spec, progs).run()
+
+
+class _Group:
+    """One language's programs through batches: what is settled, what runs alone (and
+    why), what is still to batch."""
+
+    def __init__(
+        self, engine: BatchedBackend, rules: Any, spec: RuntimeSpec, progs: list[Program]
+    ) -> None:
+        self.engine, self.rules, self.spec, self.progs = engine, rules, spec, progs
+        self.stats = engine.stats
+        self.out: dict[int, RunResult] = {}
+        self.confirm: dict[int, str] = {}  # program -> why it runs alone
+        self.todo: list[list[int]] = []
+
+    def run(self) -> list[RunResult]:
+        from transition_rules.batch import compose
         from transition_rules.parsing import syntax_errors
 
-        for i, p in enumerate(progs):
+        lang, limits = self.spec.lang, self.spec.limits
+        # a function tree-sitter can't parse would fail the whole batch's compile: it runs
+        # alone (exactly as before) and the batch compiles once
+        for i, p in enumerate(self.progs):
             try:
                 broken = bool(p.parts and syntax_errors(lang, p.parts.function))
             except Exception:  # no grammar: leave it to the compiler
                 broken = False
             if broken:
-                confirm[i] = "syntax error seen before compiling"
-        everything = [i for i in range(len(progs)) if i not in confirm]
-        parts = min(width, max(1, len(everything) // MIN_SPLIT))
-        todo: list[list[int]] = [everything[j::parts] for j in range(parts) if everything]
-        while todo:
+                self.confirm[i] = "syntax error seen before compiling"
+        rest = [i for i in range(len(self.progs)) if i not in self.confirm]
+        # as many batches at once as the inner backend runs programs at once
+        width = max(1, int(getattr(self.engine.inner, "parallel", 2)))
+        parts = min(width, max(1, len(rest) // MIN_SPLIT))
+        self.todo = [rest[j::parts] for j in range(parts) if rest]
+        while self.todo:
             wave: list[list[int]] = []
-            while todo and len(wave) < width:
-                idxs = todo.pop()
+            while self.todo and len(wave) < width:
+                idxs = self.todo.pop()
                 if len(idxs) == 1:
-                    confirm.setdefault(idxs[0], "left alone by bisection")
+                    self.confirm.setdefault(idxs[0], "left alone by bisection")
                 else:
                     wave.append(idxs)
             if not wave:
                 continue
-            composed_all = [compose(rules, [progs[i].parts for i in idxs]) for idxs in wave]  # type: ignore[misc]
+            composed = [compose(self.rules, [self.progs[i].parts for i in w]) for w in wave]  # type: ignore[misc]
             bprogs = [
                 Program(
-                    id=f"batch:{lang}:{progs[idxs[0]].id}+{len(idxs) - 1}",
+                    id=f"batch:{lang}:{self.progs[idxs[0]].id}+{len(idxs) - 1}",
                     lang=lang,
-                    source=composed.source,
+                    source=c.source,
                     n_cases=0,
                     batch=BatchRun(
                         items=len(idxs),
-                        item_seconds=spec.limits.run_seconds,
-                        slow_seconds=min(SUSPECT_SECONDS, spec.limits.run_seconds / 4),
+                        item_seconds=limits.run_seconds,
+                        suspect_seconds=min(SUSPECT_SECONDS, limits.run_seconds / 4),
                     ),
-                    compile_seconds=spec.limits.compile_seconds
+                    compile_seconds=limits.compile_seconds
                     * (1 + COMPILE_ALLOWANCE_PER_ITEM * len(idxs)),
                 )
-                for idxs, composed in zip(wave, composed_all)
+                for idxs, c in zip(wave, composed)
             ]
             self.stats.batches += len(bprogs)
-            results = self.inner.execute(bprogs)
-            for idxs, composed, res in zip(wave, composed_all, results):
-                self._settle(spec, progs, idxs, res, composed, out, confirm, todo)
-        if confirm:
-            order = sorted(confirm)
-            for why in set(confirm.values()):
-                self.stats.confirmed[why] = self.stats.confirmed.get(why, 0) + sum(
-                    1 for i in order if confirm[i] == why
-                )
-            self.stats.alone += len(order)
-            for i, r in zip(order, self.inner.execute([progs[i] for i in order])):
-                out[i] = r
-        return [out[i] for i in range(len(progs))]
+            for idxs, c, res in zip(wave, composed, self.engine.inner.execute(bprogs)):
+                self._settle(idxs, res, c)
+        if self.confirm:
+            order = sorted(self.confirm)
+            got = self.engine._alone(
+                [self.progs[i] for i in order], [self.confirm[i] for i in order]
+            )
+            self.out.update(zip(order, got))
+        return [self.out[i] for i in range(len(self.progs))]
 
-    def _settle(
-        self,
-        spec: RuntimeSpec,
-        progs: list[Program],
-        idxs: list[int],
-        res: RunResult,
-        composed: Any,
-        out: dict[int, RunResult],
-        confirm: dict[int, str],
-        todo: list[list[int]],
-    ) -> None:
+    def _settle(self, idxs: list[int], res: RunResult, composed: ComposedBatch) -> None:
         """One batch's result: infra fault, compile error (charged or bisected), or run."""
         head = res.cases[0] if res.cases else None
         if head is not None and head.verdict is Verdict.infra_error:
             for i in idxs:
-                out[i] = _infra(progs[i], head.message or "sandbox failure")
+                self.out[i] = infra_result(self.progs[i], head.message or "sandbox failure")
             return
         if head is not None and head.verdict is Verdict.compile_error:
             self.stats.compile_failures += 1
-            named = attribute(head.message or "", spec.source_file, composed.lines)
+            named = attribute(head.message or "", self.spec.source_file, composed.lines)
             if named and len(named) < len(idxs):
                 for k in named:
-                    confirm[idxs[k]] = "compile error charged to it"
-                todo.append([i for k, i in enumerate(idxs) if k not in named])
+                    self.confirm[idxs[k]] = "compile error charged to it"
+                self.todo.append([i for k, i in enumerate(idxs) if k not in named])
             else:
-                self._bisect(idxs, todo)
+                self._bisect(idxs)
             return
-        self._judge(spec, progs, idxs, res, composed, out, confirm, todo)
+        self._judge(idxs, res, composed)
 
-    def _bisect(self, idxs: list[int], todo: list[list[int]]) -> None:
+    def _bisect(self, idxs: list[int]) -> None:
         self.stats.bisections += 1
         half = len(idxs) // 2
-        todo.append(idxs[half:])
-        todo.append(idxs[:half])
+        self.todo.append(idxs[half:])
+        self.todo.append(idxs[:half])
 
-    def _judge(
-        self,
-        spec: RuntimeSpec,
-        progs: list[Program],
-        idxs: list[int],
-        res: RunResult,
-        composed: Any,
-        out: dict[int, RunResult],
-        confirm: dict[int, str],
-        todo: list[list[int]],
-    ) -> None:
+    def _judge(self, idxs: list[int], res: RunResult, composed: ComposedBatch) -> None:
+        """Each item's verdict from the batch's verdict file and the supervisor's notes."""
         seg = segment(res.verdict_text, len(idxs))
         per_item = res.seconds / max(1, len(idxs))
+        ended = {  # how the supervisor's stop of an item reads alone, where it is exact
+            "STALL": ProcessOutcome(
+                exit_code=None, signal=9, timed_out=True, seconds=self.spec.limits.run_seconds
+            ),
+            "FLOODED": ProcessOutcome(
+                exit_code=None, signal=9, output_exceeded=True, seconds=per_item
+            ),
+        }
         unreached: list[int] = []
         for k, i in enumerate(idxs):
             lines = "\n".join(seg.text.get(k, []))
+            run: ProcessOutcome | None = None
             if k in seg.ended:
-                why, _rc = seg.ended[k]
-                if why == "STALL":  # ran its whole limit: a timeout alone too
-                    run = ProcessOutcome(
-                        exit_code=None,
-                        signal=9,
-                        timed_out=True,
-                        seconds=spec.limits.run_seconds,
+                why = seg.ended[k][0]
+                run = ended.get(why)
+                if run is None:
+                    self.confirm[i] = (
+                        "stalled near the memory limit"
+                        if why == "STALLMEM"
+                        else f"ended the batch process ({why.lower()})"
                     )
-                    out[i] = assemble_result(progs[i], compile=None, run=run, verdict_text=lines)
-                elif why == "FLOODED":  # its own output passed the cap: as alone
-                    run = ProcessOutcome(
-                        exit_code=None, signal=9, output_exceeded=True, seconds=per_item
-                    )
-                    out[i] = assemble_result(progs[i], compile=None, run=run, verdict_text=lines)
-                elif why == "STALLMEM":
-                    confirm[i] = "stalled near the memory limit"
-                else:
-                    confirm[i] = f"ended the batch process ({why.lower()})"
             elif k in seg.slow:
-                confirm[i] = "close to its time limit"
+                self.confirm[i] = "close to its time limit"
             elif k in seg.finished:
                 run = ProcessOutcome(exit_code=0, seconds=per_item)
-                out[i] = assemble_result(progs[i], compile=None, run=run, verdict_text=lines)
-                out[i].compile_output = res.compile_output
             else:
                 unreached.append(i)
-        if not unreached:
-            return
-        if seg.nostart is not None:
-            where = [idxs.index(i) for i in unreached]
-            named = attribute(res.stderr, spec.source_file, composed.lines) & set(where)
+            if run is not None:
+                self.out[i] = assemble_result(
+                    self.progs[i], compile=None, run=run, verdict_text=lines
+                )
+                self.out[i].compile_output = res.compile_output
+        if unreached:
+            self._go_on(idxs, unreached, res, composed, seg.nostart is not None)
+
+    def _go_on(
+        self,
+        idxs: list[int],
+        unreached: list[int],
+        res: RunResult,
+        composed: ComposedBatch,
+        nostart: bool,
+    ) -> None:
+        """Items the batch never reached: charge a start-up failure, split, or go on."""
+        if nostart:
+            where = {idxs.index(i) for i in unreached}
+            named = attribute(res.stderr, self.spec.source_file, composed.lines) & where
             if named and len(named) < len(unreached):
                 for k in named:
-                    confirm[idxs[k]] = "failed the batch at start-up"
-                todo.append([i for i in unreached if idxs.index(i) not in named])
+                    self.confirm[idxs[k]] = "failed the batch at start-up"
+                self.todo.append([i for i in unreached if idxs.index(i) not in named])
                 return
-        if len(unreached) == len(idxs) or seg.nostart is not None:
+        if len(unreached) == len(idxs) or nostart:
             if len(unreached) > 1:
-                self._bisect(unreached, todo)
+                self._bisect(unreached)
             else:
-                confirm[unreached[0]] = "left alone by bisection"
+                self.confirm[unreached[0]] = "left alone by bisection"
         else:  # progress was made: the rest goes on in a new batch
-            todo.append(unreached)
-
-
-def _infra(program: Program, message: str) -> RunResult:
-    return RunResult(
-        id=program.id,
-        lang=program.lang,
-        cases=[
-            CaseVerdict(case=i, verdict=Verdict.infra_error, message=message)
-            for i in range(program.n_cases)
-        ],
-    )
+            self.todo.append(unreached)

@@ -66,7 +66,7 @@ from runtimes.backend import (
 )
 from runtimes.images import DockerUnavailableError, docker_client, image_exists, image_tag
 from runtimes.spec import RuntimeSpec, RuntimeSpecError, get_spec
-from runtimes.verdicts import ProcessOutcome, assemble_result
+from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result
 
 SANDBOX_UID = 10001  # runs every program step (the images' `sandbox` user)
 KEEPER_UID = 10002  # the container's idle main process; programs cannot signal it
@@ -667,12 +667,7 @@ class DockerBackend(Backend):
 
     @staticmethod
     def _infra(program: Program, message: str) -> RunResult:
-        return assemble_result(
-            program,
-            compile=None,
-            run=ProcessOutcome(exit_code=None, infra_error=message),
-            verdict_text="",
-        )
+        return infra_result(program, message)
 
     def _env(self, spec: RuntimeSpec, workdir: str, *, compile_step: bool) -> dict[str, str]:
         env = {

@@ -44,7 +44,7 @@ from runtimes.backend import (
     register_backend,
 )
 from runtimes.spec import RuntimeSpec, RuntimeSpecError, get_spec
-from runtimes.verdicts import ProcessOutcome, assemble_result
+from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result
 
 SANDBOX_UID = 65534  # nobody
 INSIDE_WORKDIR = "/work"
@@ -374,22 +374,10 @@ class LocalBackend(Backend):
         try:
             spec = get_spec(program.lang).for_variant(program.variant)
         except RuntimeSpecError as e:
-            return assemble_result(
-                program,
-                compile=None,
-                run=ProcessOutcome(exit_code=None, infra_error=str(e)),
-                verdict_text="",
-            )
+            return infra_result(program, str(e))
         if spec.local.unavailable or self._missing_tools(spec):
             why = spec.local.unavailable or f"missing tools: {self._missing_tools(spec)}"
-            return assemble_result(
-                program,
-                compile=None,
-                run=ProcessOutcome(
-                    exit_code=None, infra_error=f"{spec.name} not available locally: {why}"
-                ),
-                verdict_text="",
-            )
+            return infra_result(program, f"{spec.name} not available locally: {why}")
         wd = self._prepare_workdir()
         try:
             src = wd / spec.source_file

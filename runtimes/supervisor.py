@@ -31,7 +31,7 @@ def run_argv(spec: RuntimeSpec, program: Program) -> list[str]:
         "bash", "-c", script(), "crux-batch",
         str(b.items),
         str(int(b.item_seconds * 1_000_000)),
-        str(int(b.slow_seconds * 1_000_000)),
+        str(int(b.suspect_seconds * 1_000_000)),
         str(spec.limits.output_kb * 1024),
         str(spec.limits.memory_mb * 1024 * 1024),
         "--", *spec.run,
@@ -39,9 +39,7 @@ def run_argv(spec: RuntimeSpec, program: Program) -> list[str]:
 
 
 def run_seconds(spec: RuntimeSpec, program: Program) -> float:
-    """The run step's wall-clock limit: a program's own, a batch's sum, else the spec's."""
-    if program.run_seconds is not None:
-        return program.run_seconds
+    """The run step's wall-clock limit: a batch's items' sum, else the spec's."""
     if program.batch is not None:
         return program.batch.items * program.batch.item_seconds + STARTUP_ALLOWANCE
     return spec.limits.run_seconds

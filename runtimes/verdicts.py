@@ -204,16 +204,9 @@ def assemble_result(
         ]
         return result
 
-    if program.batch is not None:  # judged item by item by runtimes.batched
+    if program.batch is not None:  # compiled and ran: runtimes.batched judges each item
         result.verdict_text = verdict_text
-        ok = run is not None and run.infra_error is None
-        result.cases = [
-            CaseVerdict(
-                case=0,
-                verdict=Verdict.passed if ok else Verdict.runtime_error,
-                message=None if ok else "batch was not run",
-            )
-        ]
+        result.cases = [CaseVerdict(case=0, verdict=Verdict.passed)]
         return result
 
     if program.judge == "exit_status":
@@ -252,9 +245,20 @@ def assemble_result(
     return result
 
 
+def infra_result(program: Program, message: str) -> RunResult:
+    """Every case ``infra_error``: the sandbox (not the program) failed or is missing."""
+    return assemble_result(
+        program,
+        compile=None,
+        run=ProcessOutcome(exit_code=None, infra_error=message),
+        verdict_text="",
+    )
+
+
 __all__ = [
     "ProcessOutcome",
     "assemble_result",
+    "infra_result",
     "parse_verdict_text",
     "trim_diagnostics",
 ]

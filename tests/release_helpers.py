@@ -4,12 +4,13 @@ translates demo seeds into Python (the seed's own code, fenced)."""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
 
 from cruxforge.llm.testserver import Reply
-from tests.conftest import DEMO_SEEDS
+from tests.conftest import DEMO_REFS, DEMO_SEEDS
 
 
 def small_seeds(tmp: Path, n: int, name: str = "seeds.jsonl") -> Path:
@@ -18,6 +19,17 @@ def small_seeds(tmp: Path, n: int, name: str = "seeds.jsonl") -> Path:
     path = tmp / name
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def export_demo(out: Path, languages: str) -> Path:
+    """The demo seeds with their reference translations as CRUXEval-X items (the real CLI)."""
+    subprocess.run(
+        ["cruxforge", "export", "--seeds", str(DEMO_SEEDS), "--references", str(DEMO_REFS),
+         "--out", str(out), "--languages", languages],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return out
 
 
 def seed_codes(path: Path) -> list[str]:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO_REFS, DEMO_SEEDS, load_jsonl
+from tests.conftest import DEMO_SEEDS, load_jsonl
+from tests.release_helpers import export_demo
 
 pytestmark = [pytest.mark.slow, pytest.mark.toolchains]
 
@@ -17,23 +18,7 @@ LANGS = "py,js,rb,lua"
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("bench")
-    subprocess.run(
-        [
-            "cruxforge",
-            "export",
-            "--seeds",
-            str(DEMO_SEEDS),
-            "--references",
-            str(DEMO_REFS),
-            "--out",
-            str(out),
-            "--languages",
-            LANGS,
-        ],
-        check=True,
-        capture_output=True,
-    )
+    out = export_demo(tmp_path_factory.mktemp("bench"), LANGS)
     # an item whose id is not in the seed file, and one whose function is missing
     with (out / "py.jsonl").open("a") as f:
         f.write(json.dumps({"id": 799, "code": "def f(x):\n    return x\n"}) + "\n")

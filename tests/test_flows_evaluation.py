@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO_REFS, DEMO_SEEDS
+from tests.release_helpers import export_demo
 
 pytestmark = [pytest.mark.slow, pytest.mark.toolchains]
 
@@ -50,23 +49,7 @@ def test_analyse_flow_writes_report_and_publishes_artifacts(harness, tmp_path: P
 def test_evaluate_flow_scores_imported_predictions(harness, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from flows.evaluate import evaluate_flow
 
-    bench = tmp_path / "bench"
-    subprocess.run(
-        [
-            "cruxforge",
-            "export",
-            "--seeds",
-            str(DEMO_SEEDS),
-            "--references",
-            str(DEMO_REFS),
-            "--out",
-            str(bench),
-            "--languages",
-            "py",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    bench = export_demo(tmp_path / "bench", "py")
     items = [json.loads(x) for x in (bench / "py.jsonl").read_text().splitlines()][:2]
     (bench / "py.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
     first, second = items

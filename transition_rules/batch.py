@@ -22,12 +22,6 @@ class ComposedBatch:
     # item position -> (first line, last line), 1-based, in ``source``
     lines: dict[int, tuple[int, int]]
 
-    def items_at(self, line: int) -> int | None:
-        for k, (a, b) in self.lines.items():
-            if a <= line <= b:
-                return k
-        return None
-
 
 def why_alone(rules: RuleFile, parts: ProgramParts | None) -> str | None:
     """Why a program can't share a source with others (None: it can)."""
