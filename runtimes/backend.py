@@ -46,6 +46,7 @@ class BatchRun(BaseModel):
     items: int = Field(ge=1)
     item_seconds: float = Field(gt=0)
     suspect_seconds: float = Field(gt=0)  # an item still running after this goes to the background
+    rerun_in_process: bool = False  # items that end the process run again alone in it
 
 
 class Program(BaseModel):

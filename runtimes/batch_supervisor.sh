@@ -2,7 +2,7 @@
 # the sandbox, as the run step's command, so that no item can take the others' verdicts.
 # The program takes the index of its first item as its last argument and writes
 # "ITEM k" to its verdict file before item k's cases, "DONE" after the last item.
-#   bash -c SCRIPT crux-batch N ITEM_US SUSPECT_US CAP MEM -- CMD...
+#   bash -c SCRIPT crux-batch N ITEM_US SUSPECT_US CAP MEM RERUN -- CMD...
 # Each process ("segment") writes its own verdict file; at the end they are joined into
 # $CRUXFORGE_VERDICTS with these notes for runtimes/batched.py:
 # - an item still running after SUSPECT_US is left to run in the background and a new
@@ -20,10 +20,22 @@
 # - a segment that ends before DONE otherwise: "BATCH END k EXIT rc" (k re-run alone);
 # - a segment that ends, or stalls, before its first item: "BATCH NOSTART k WHY rc";
 #   nothing more is started and its output goes to stderr (where a syntax error names
-#   a line) so the engine can find the culprit.
+#   a line) so the engine can find the culprit. If other segments were running then
+#   (a memory bomb in the background can starve a new process), it is started again
+#   once they have ended, before NOSTART is noted.
+# With RERUN 1, items noted for a re-run (EXIT, FLOOD, STALLMEM, SLOW) are then run
+# alone, one at a time, each in a fresh process of the same program started at that item and stopped
+# when the next item begins: its own wall-clock limit, output cap, and the sandbox's
+# whole memory, with nothing else running. That is how the item runs as a program of
+# its own, without compiling it again (CRUXFORGE_BATCH_ALONE=1 tells the program, so a
+# batch-only memory watchdog stays off). Each adds, after the notes,
+#   "BATCH ALONE k WHY rc oom us" (WHY: DONE, EXIT, TIMEOUT or FLOODED; oom 1 when the
+#   sandbox's OOM-kill count rose; us its wall time), its verdict lines, then
+#   "BATCH ALONE-END k"; its first 4000 bytes of stderr go to stderr between
+#   "=== crux alone k ===" and "=== crux alone end ===".
 set -u
-n=$1 lim=$2 suspect=$3 cap=$4 mem=$5
-shift 5
+n=$1 lim=$2 suspect=$3 cap=$4 mem=$5 rerun=$6
+shift 6
 [ "${1:-}" = "--" ] && shift
 V=${CRUXFORGE_VERDICTS:?}
 now() { T=${EPOCHREALTIME/./}; T=$((10#$T)); }
@@ -32,10 +44,23 @@ last_item() {  # FILE -> LAST = k of its last "ITEM k" line ('' if none)
     LAST=${LAST#ITEM }
 }
 size() { SZ=$(stat -c %s -- "$1" 2>/dev/null || echo 0); }
+oomcount() {  # -> OOM, the sandbox's OOM-kill count (0 when it can't be read, as the
+    # backends then report no memory kill either)
+    local f k v
+    OOM=0
+    for f in "${CRUXFORGE_OOM_EVENTS:-}" /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do
+        [ -n "$f" ] && [ -r "$f" ] || continue
+        while read -r k v; do
+            if [ "$k" = oom_kill ]; then OOM=$v; return; fi
+        done < "$f"
+    done
+}
 set -m  # each segment in its own process group, so a kill takes all it forked
 declare -a seg_start=() seg_pid=() seg_item=() seg_t=() seg_v=() seg_bg=() seg_cut=()
 declare -a seg_o0=() seg_e0=()
 notes=""
+declare -A redo=() retried=()
+retry=""
 _start() {
     local s=$1 i=${#seg_start[@]}
     : > "$V.s$i"
@@ -43,11 +68,9 @@ _start() {
     seg_o0[i]=0 seg_e0[i]=0
     seg_start[i]=$s seg_pid[i]=$! seg_item[i]="" seg_bg[i]=0 seg_cut[i]="" seg_v[i]=0
     now; seg_t[i]=$T
-    fg=$i
 }
 stop() { kill -KILL -- "-${seg_pid[$1]}" 2>/dev/null; wait "${seg_pid[$1]}" 2>/dev/null; }
 cmd=("$@")
-fg=""
 _start 0
 running=1
 now; tick=$T
@@ -65,7 +88,7 @@ while (( running )); do
         if [ -n "$LAST" ] && [ "$LAST" != "${seg_item[i]}" ]; then
             if (( seg_bg[i] )); then  # a suspect finished in time: stop the segment
                 stop "$i"; seg_pid[i]=""; seg_cut[i]=$LAST
-                notes+="BATCH SLOW ${seg_item[i]}"$'\n'
+                notes+="BATCH SLOW ${seg_item[i]}"$'\n'; redo[${seg_item[i]}]=1
                 continue
             fi
             seg_item[i]=$LAST seg_t[i]=$T seg_v[i]=0
@@ -83,6 +106,7 @@ while (( running )); do
                 why=FLOOD
                 (( so - seg_o0[i] > cap || se - seg_e0[i] > cap )) && why=FLOODED
                 notes+="BATCH END ${seg_item[i]} $why 0"$'\n'
+                [ "$why" = FLOOD ] && redo[${seg_item[i]}]=1
                 if (( ! seg_bg[i] )) && (( seg_item[i] + 1 < n )); then _start $((seg_item[i] + 1)); fi
             fi
             running=1; continue
@@ -100,13 +124,20 @@ while (( running )); do
                 else
                     notes+="BATCH END ${seg_item[i]} EXIT $rc"$'\n'
                 fi
+                redo[${seg_item[i]}]=1
             elif (( rc == 0 )) && tail -n 1 "$V.s$i" | grep -qx DONE; then
                 :  # finished
             elif [ -z "$LAST" ]; then
-                notes+="BATCH NOSTART ${seg_start[i]} EXIT $rc"$'\n'
-                head -c 20000 -- "$V.e$i" >&2; head -c 20000 -- "$V.o$i" >&2
+                others=0
+                for j in "${!seg_start[@]}"; do [ -n "${seg_pid[j]}" ] && others=1; done
+                if (( others )) && [ -z "${retried[${seg_start[i]}]:-}" ]; then
+                    retried[${seg_start[i]}]=1 retry=${seg_start[i]}
+                else
+                    notes+="BATCH NOSTART ${seg_start[i]} EXIT $rc"$'\n'
+                    head -c 20000 -- "$V.e$i" >&2; head -c 20000 -- "$V.o$i" >&2
+                fi
             else
-                notes+="BATCH END $LAST EXIT $rc"$'\n'
+                notes+="BATCH END $LAST EXIT $rc"$'\n'; redo[$LAST]=1
                 if (( LAST + 1 < n )); then _start $((LAST + 1)); running=1; fi
             fi
             continue
@@ -118,6 +149,7 @@ while (( running )); do
                 read -r _ rss _ < "/proc/$pid/statm" 2>/dev/null || rss=0
                 (( rss * 4096 > mem / 2 )) && why=STALLMEM
                 stop "$i"; seg_pid[i]=""; notes+="BATCH END ${seg_item[i]} $why 0"$'\n'
+                [ "$why" = STALLMEM ] && redo[${seg_item[i]}]=1
             fi
         elif [ -z "${seg_item[i]}" ]; then
             if (( T - seg_t[i] > lim )); then
@@ -129,6 +161,12 @@ while (( running )); do
             if (( seg_item[i] + 1 < n )); then _start $((seg_item[i] + 1)); fi
         fi
     done
+    if [ -n "$retry" ]; then  # a start that failed beside others: again when alone
+        others=0
+        for j in "${!seg_start[@]}"; do [ -n "${seg_pid[j]}" ] && others=1; done
+        if (( ! others )); then _start "$retry"; retry=""; fi
+        running=1
+    fi
 done
 for i in "${!seg_start[@]}"; do  # a stopped suspect's file ends where the next item began
     if [ -n "${seg_cut[i]}" ]; then
@@ -139,4 +177,46 @@ for i in "${!seg_start[@]}"; do  # a stopped suspect's file ends where the next 
     rm -f -- "$V.s$i" "$V.o$i" "$V.e$i"
 done
 printf '%s' "$notes" >> "$V"
+
+alone() {  # k: item k by itself, in a fresh process stopped when item k+1 begins
+    local k=$1 f="$V.a$1" why="" rc=0 pid t0 o0 so se
+    : > "$f"
+    oomcount; o0=$OOM
+    CRUXFORGE_VERDICTS="$f" CRUXFORGE_BATCH_ALONE=1 "${cmd[@]}" "$k" > "$f.o" 2> "$f.e" < /dev/null &
+    pid=$!
+    now; t0=$T
+    while [ -z "$why" ]; do
+        sleep 0.02
+        # sizes before the marker: output seen before item k+1 began is item k's
+        size "$f.o"; so=$SZ
+        size "$f.e"; se=$SZ
+        if grep -aqx -e "ITEM $((k + 1))" -e DONE "$f"; then
+            why=DONE
+        elif (( so > cap || se > cap )); then
+            why=FLOODED
+        elif ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null; rc=$?
+            if grep -aqx -e "ITEM $((k + 1))" -e DONE "$f"; then why=DONE; else why=EXIT; fi
+            pid=""
+        else
+            now
+            (( T - t0 > lim )) && why=TIMEOUT
+        fi
+    done
+    now
+    [ -n "$pid" ] && stop_pid "$pid"
+    sleep 0.01
+    oomcount
+    printf 'BATCH ALONE %d %s %d %d %d\n' "$k" "$why" "$rc" $(( OOM > o0 )) $(( T - t0 )) >> "$V"
+    sed -n "/^ITEM $((k + 1))\$/q;/^DONE\$/q;/^ITEM $k\$/d;p" "$f" >> "$V"
+    printf 'BATCH ALONE-END %d\n' "$k" >> "$V"
+    printf '=== crux alone %d ===\n' "$k" >&2
+    head -c 4000 -- "$f.e" >&2
+    printf '\n=== crux alone end ===\n' >&2
+    rm -f -- "$f" "$f.o" "$f.e"
+}
+stop_pid() { kill -KILL -- "-$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+if (( rerun )); then
+    for k in $(printf '%s\n' "${!redo[@]}" | sort -n); do alone "$k"; done
+fi
 exit 0

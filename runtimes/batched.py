@@ -20,6 +20,10 @@ How it keeps the verdicts identical:
   ends the process some other way (crash, memory, ``exit``) or runs close to its
   limit is re-run alone for its exact verdict; the items after it go on in a restarted
   process without recompiling;
+* where the language's ``[batch] rerun_in_process`` allows it, that re-run is a fresh
+  process of the already compiled batch, started at the item and stopped when the next
+  begins, with the item's own limits and nothing else running (the supervisor does it
+  after the batch); otherwise the item runs as its own program on the inner backend;
 * programs the engine can't batch (no parts, a published variant, ``exit_status``) run
   on the inner backend as they are.
 """
@@ -55,6 +59,20 @@ MIN_SPLIT = 16  # a group is split over the inner backend's parallel slots only 
 
 _ITEM_RE = re.compile(r"^ITEM (\d+)$")
 _NOTE_RE = re.compile(r"^BATCH (END|NOSTART|SLOW) (\d+)(?: (\S+))?(?: (-?\d+))?$")
+_ALONE_RE = re.compile(r"^BATCH ALONE (\d+) (DONE|EXIT|TIMEOUT|FLOODED) (-?\d+) ([01]) (\d+)$")
+_ALONE_END_RE = re.compile(r"^BATCH ALONE-END (\d+)$")
+_ALONE_ERR_RE = re.compile(r"=== crux alone (\d+) ===\n(.*?)\n=== crux alone end ===\n", re.S)
+
+
+@dataclass
+class _Alone:
+    """An item the supervisor ran again by itself (see batch_supervisor.sh)."""
+
+    why: str  # DONE, EXIT, TIMEOUT or FLOODED
+    rc: int
+    oom: bool
+    seconds: float
+    lines: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -65,6 +83,7 @@ class BatchStats:
     compile_failures: int = 0
     bisections: int = 0
     alone: int = 0  # programs run on their own (unbatchable or confirmed)
+    rerun_in_batch: int = 0  # items the supervisor ran again by themselves, not recompiled
     confirmed: dict[str, int] = field(default_factory=dict)  # why items were re-run alone
 
 
@@ -78,14 +97,30 @@ class _Segmented:
     slow: set[int] = field(default_factory=set)
     nostart: tuple[int, str, int] | None = None
     done: bool = False
+    alone: dict[int, _Alone] = field(default_factory=dict)  # items re-run by themselves
 
 
 def segment(verdict_text: str, n: int) -> _Segmented:
     """Cut a batch's verdict file into items (see batch_supervisor.sh for the notes)."""
     seg = _Segmented()
     cur: int | None = None
+    alone: _Alone | None = None
     for raw in verdict_text.split("\n"):
         line = raw.rstrip("\r")
+        if alone is not None:  # inside an item's own re-run: its lines until the end note
+            if _ALONE_END_RE.match(line):
+                alone = None
+            else:
+                alone.lines.append(line)
+            continue
+        a = _ALONE_RE.match(line)
+        if a:
+            k = int(a.group(1))
+            alone = _Alone(a.group(2), int(a.group(3)), a.group(4) == "1", int(a.group(5)) / 1e6)
+            if 0 <= k < n:
+                seg.alone[k] = alone
+            cur = None
+            continue
         m = _ITEM_RE.match(line)
         if m:
             k = int(m.group(1))
@@ -131,6 +166,18 @@ def attribute(diagnostics: str, source_file: str, lines: dict[int, tuple[int, in
             if a <= n <= b:
                 found.add(k)
     return found
+
+
+def _alone_outcome(a: _Alone, stderr: str) -> ProcessOutcome:
+    """How an item's run by itself ended, as the sandbox backends report a process."""
+    out = ProcessOutcome(exit_code=a.rc, seconds=a.seconds, stderr=stderr, memory_exceeded=a.oom)
+    if a.why == "TIMEOUT":
+        out.exit_code, out.signal, out.timed_out = None, 9, True
+    elif a.why == "FLOODED":
+        out.exit_code, out.signal, out.output_exceeded = None, 9, True
+    elif a.rc > 128:
+        out.signal = a.rc - 128
+    return out
 
 
 @register_backend
@@ -187,12 +234,9 @@ class BatchedBackend(Backend):
             if len(idxs) == 1:
                 alone.extend(idxs)
                 continue
-            size = self.max_items or rules_of[lang].batch.max_items
-            for at in range(0, len(idxs), size):
-                chunk = idxs[at : at + size]
-                got = self._run_group(rules_of[lang], [programs[i] for i in chunk])
-                for i, r in zip(chunk, got):
-                    results[i] = r
+            got = self._run_group(rules_of[lang], [programs[i] for i in idxs])
+            for i, r in zip(idxs, got):
+                results[i] = r
         if alone:
             got = self._alone([programs[i] for i in alone], ["not batchable"] * len(alone))
             for i, r in zip(alone, got):
@@ -243,9 +287,11 @@ class _Group:
             if broken:
                 self.confirm[i] = "syntax error seen before compiling"
         rest = [i for i in range(len(self.progs)) if i not in self.confirm]
-        # as many batches at once as the inner backend runs programs at once
+        # as many batches at once as the inner backend runs programs at once, each of
+        # at most max_items programs, all of about the same size
         width = max(1, int(getattr(self.engine.inner, "parallel", 2)))
-        parts = min(width, max(1, len(rest) // MIN_SPLIT))
+        size = self.engine.max_items or self.rules.batch.max_items
+        parts = max(-(-len(rest) // size), min(width, len(rest) // MIN_SPLIT), 1)
         self.todo = [rest[j::parts] for j in range(parts) if rest]
         while self.todo:
             wave: list[list[int]] = []
@@ -268,6 +314,7 @@ class _Group:
                         items=len(idxs),
                         item_seconds=limits.run_seconds,
                         suspect_seconds=min(SUSPECT_SECONDS, limits.run_seconds / 4),
+                        rerun_in_process=self.rules.batch.rerun_in_process,
                     ),
                     compile_seconds=limits.compile_seconds
                     * (1 + COMPILE_ALLOWANCE_PER_ITEM * len(idxs)),
@@ -322,11 +369,16 @@ class _Group:
                 exit_code=None, signal=9, output_exceeded=True, seconds=per_item
             ),
         }
+        errs = {int(k): text for k, text in _ALONE_ERR_RE.findall(res.stderr)}
         unreached: list[int] = []
         for k, i in enumerate(idxs):
             lines = "\n".join(seg.text.get(k, []))
             run: ProcessOutcome | None = None
-            if k in seg.ended:
+            if k in seg.alone:  # the supervisor ran it by itself: that is its verdict
+                run = _alone_outcome(seg.alone[k], errs.get(k, ""))
+                lines = "\n".join(seg.alone[k].lines)
+                self.stats.rerun_in_batch += 1
+            elif k in seg.ended:
                 why = seg.ended[k][0]
                 run = ended.get(why)
                 if run is None:

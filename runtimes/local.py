@@ -49,6 +49,7 @@ from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result
 SANDBOX_UID = 65534  # nobody
 INSIDE_WORKDIR = "/work"
 INSIDE_CACHE = "/cache"
+INSIDE_OOM_EVENTS = "/.cruxforge-oom-events"  # the run's cgroup OOM-kill counter, read-only
 VERDICT_FILE = ".cruxforge-verdicts"
 MAX_VERDICT_BYTES = 4 * 1024 * 1024
 CPU_PERIOD_US = 100_000  # each sandbox gets at most one CPU (quota = period)
@@ -86,6 +87,14 @@ class _Group:
             with contextlib.suppress(OSError):
                 out |= {int(x) for x in (d / "cgroup.procs").read_text().split()}
         return out
+
+    def events_file(self) -> Path | None:
+        """The file whose ``oom_kill`` line counts this group's OOM kills."""
+        for d in self.dirs:
+            for name in ("memory.events", "memory.oom_control"):
+                if (d / name).exists():
+                    return d / name
+        return None
 
     def oom_killed(self) -> bool:
         for d in self.dirs:
@@ -456,6 +465,7 @@ class LocalBackend(Backend):
         env: dict[str, str],
         with_caches: bool,
         memory_mb: int,
+        oom_events: Path | None = None,
     ) -> list[str]:
         assert self.bwrap is not None
         a = [self.bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
@@ -493,6 +503,9 @@ class LocalBackend(Backend):
             a += ["--perms", "0755", "--dir", INSIDE_CACHE]
             for name, d in self._cache_dirs(spec).items():
                 a += ["--bind", str(d), f"{INSIDE_CACHE}/{name}"]
+        if oom_events is not None:  # the batch supervisor tells a memory kill per item
+            a += ["--ro-bind", str(oom_events), INSIDE_OOM_EVENTS]
+            a += ["--setenv", "CRUXFORGE_OOM_EVENTS", INSIDE_OOM_EVENTS]
         a += ["--chdir", INSIDE_WORKDIR]
         for k, v in env.items():
             a += ["--setenv", k, v]
@@ -553,13 +566,17 @@ class LocalBackend(Backend):
             ]
         status_r, status_w = os.pipe()
         if sandboxed:
-            inner = self._bwrap_args(spec, wd, env, with_caches, memory_mb)
+            events = group.events_file() if group is not None else None
+            inner = self._bwrap_args(spec, wd, env, with_caches, memory_mb, events)
             inner += ["--json-status-fd", str(status_w), "--", *drop, *argv]
             popen_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
             cwd = str(wd)
         else:
             inner = argv
-            popen_env = env
+            popen_env = dict(env)
+            events = group.events_file() if group is not None else None
+            if events is not None:
+                popen_env["CRUXFORGE_OOM_EVENTS"] = str(events)
             cwd = str(wd)
         # join the cgroup(s) first, then rlimits, then the sandbox (which drops privileges)
         join = (

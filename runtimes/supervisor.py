@@ -34,14 +34,16 @@ def run_argv(spec: RuntimeSpec, program: Program) -> list[str]:
         str(int(b.suspect_seconds * 1_000_000)),
         str(spec.limits.output_kb * 1024),
         str(spec.limits.memory_mb * 1024 * 1024),
+        "1" if b.rerun_in_process else "0",
         "--", *spec.run,
     ]  # fmt: skip
 
 
 def run_seconds(spec: RuntimeSpec, program: Program) -> float:
-    """The run step's wall-clock limit: a batch's items' sum, else the spec's."""
+    """The run step's wall-clock limit: for a batch, its items' limits twice (once in the
+    batch, once for the items run again by themselves), else the spec's."""
     if program.batch is not None:
-        return program.batch.items * program.batch.item_seconds + STARTUP_ALLOWANCE
+        return 2 * program.batch.items * program.batch.item_seconds + STARTUP_ALLOWANCE
     return spec.limits.run_seconds
 
 

@@ -10,7 +10,7 @@ from cruxforge.execset import failing_variant
 from cruxforge.models import TypedSeed
 from cruxforge.seeds.check import check_file
 from runtimes.backend import Program, RunResult, Verdict, get_backend
-from runtimes.batched import BatchedBackend, attribute, segment
+from runtimes.batched import BatchedBackend, _alone_outcome, attribute, segment
 from runtimes.spec import LANGUAGES
 from tests.conftest import DEMO_REFS, DEMO_SEEDS, DOCKER_ONLY, JULIA_REASON, docker_available
 from transition_rules.batch import compose, why_alone
@@ -45,6 +45,31 @@ def test_segment_cuts_the_verdict_file_per_item() -> None:
     assert seg.slow == {2}
     assert seg.finished == {0, 2, 3}  # 1 ended; 2 is finished but slow
     assert 4 not in seg.text and seg.done
+
+
+def test_segment_reads_the_items_run_again_alone() -> None:
+    text = "\n".join(
+        [
+            "ITEM 0", "CASE 0 PASS",
+            "ITEM 1", "CASE 0 PASS",  # then killed
+            "ITEM 2", "CASE 0 PASS",
+            "DONE",
+            "BATCH END 1 EXIT 137",
+            "BATCH ALONE 1 EXIT 137 1 2500000", "CASE 0 PASS", "ITEM 2?", "BATCH ALONE-END 1",
+            "BATCH ALONE 2 TIMEOUT 0 0 5000000", "BATCH ALONE-END 2",
+        ]
+    )  # fmt: skip
+    seg = segment(text, 3)
+    assert seg.ended == {1: ("EXIT", 137)} and seg.done
+    assert set(seg.alone) == {1, 2}
+    one = seg.alone[1]
+    assert (one.why, one.rc, one.oom, one.seconds) == ("EXIT", 137, True, 2.5)
+    assert one.lines == ["CASE 0 PASS", "ITEM 2?"]  # its own lines, whatever they say
+    run = _alone_outcome(one, "Killed")
+    assert run.memory_exceeded and run.signal == 9 and run.stderr == "Killed"
+    late = _alone_outcome(seg.alone[2], "")
+    assert late.timed_out and late.exit_code is None and not late.memory_exceeded
+    assert seg.text[2] == ["CASE 0 PASS"]  # the batch's own lines are kept apart
 
 
 def test_segment_notes_a_start_failure() -> None:
@@ -167,9 +192,14 @@ def _check_same(inner: str, lang: str, seeds: list[TypedSeed]) -> BatchedBackend
         assert batched.stats.compile_failures >= 1  # charged by the compiler's line numbers
     gold = [r for i, r in by_id.items() if i.endswith(":g")]
     assert sum(r.passed for r in gold) == 4  # two of six carry mutated expectations
-    # the batch did the work: the gold programs were not run one by one
+    # the batch did the work: the gold programs were not run one by one, and items that
+    # ended the process ran again inside the batch's sandbox, not compiled alone
     assert batched.stats.batches >= 1
     assert batched.stats.alone <= 5, batched.stats
+    if lang == "cpp":  # its memory bomb is killed by the OOM killer, ending the process
+        memory = next(r for i, r in by_id.items() if i.endswith(":memory"))
+        assert _verdicts(memory) == [Verdict.passed, Verdict.memory_exceeded]
+        assert batched.stats.rerun_in_batch >= 1, batched.stats
     return batched
 
 

@@ -185,6 +185,11 @@ class BatchRules(_Strict):
     # namespaces can't hold a function as written: it rewrites (function, entry, k)
     item_hook: _S | None = None
     max_items: _I = Field(100, ge=1)  # items per source
+    # an item that ends the batch process may be judged by running it again by itself in
+    # a fresh process of the same compiled batch (set CRUXFORGE_BATCH_ALONE there): only
+    # where the dispatcher adds nothing that changes how a process ends; otherwise such an
+    # item is run as its own program
+    rerun_in_process: bool = False
 
 
 class RuleFile(_Strict):
