@@ -44,6 +44,10 @@ last_item() {  # FILE -> LAST = k of its last "ITEM k" line ('' if none)
     LAST=${LAST#ITEM }
 }
 size() { SZ=$(stat -c %s -- "$1" 2>/dev/null || echo 0); }
+# a sleep without a fork: after a memory kill the cgroup is still full while the victim's
+# memory is freed, and a fork then can make the OOM killer take this shell instead
+exec {nap}<> <(:)
+snooze() { read -r -t "$1" -u "$nap" _ 2>/dev/null; }
 oomcount() {  # -> OOM, the sandbox's OOM-kill count (0 when it can't be read, as the
     # backends then report no memory kill either)
     local f k v
@@ -61,10 +65,14 @@ declare -a seg_o0=() seg_e0=()
 notes=""
 declare -A redo=() retried=()
 retry=""
+run_item() {  # the program from item $1, first in line for the OOM killer (not us)
+    echo 1000 > /proc/self/oom_score_adj 2>/dev/null
+    exec "${cmd[@]}" "$1"
+}
 _start() {
     local s=$1 i=${#seg_start[@]}
     : > "$V.s$i"
-    CRUXFORGE_VERDICTS="$V.s$i" "${cmd[@]}" "$s" > "$V.o$i" 2> "$V.e$i" < /dev/null &
+    CRUXFORGE_VERDICTS="$V.s$i" run_item "$s" > "$V.o$i" 2> "$V.e$i" < /dev/null &
     seg_o0[i]=0 seg_e0[i]=0
     seg_start[i]=$s seg_pid[i]=$! seg_item[i]="" seg_bg[i]=0 seg_cut[i]="" seg_v[i]=0
     now; seg_t[i]=$T
@@ -75,7 +83,7 @@ _start 0
 running=1
 now; tick=$T
 while (( running )); do
-    sleep 0.05
+    snooze 0.05
     running=0
     now; dt=$((T - tick)) tick=$T m=0
     for i in "${!seg_start[@]}"; do [ -n "${seg_pid[i]}" ] && m=$((m + 1)); done
@@ -113,6 +121,7 @@ while (( running )); do
         fi
         if ! kill -0 "$pid" 2>/dev/null; then
             wait "$pid" 2>/dev/null; rc=$?
+            (( rc == 137 )) && snooze 0.3  # let a memory kill's victim go first
             kill -KILL -- "-$pid" 2>/dev/null
             seg_pid[i]=""
             last_item "$V.s$i"
@@ -179,14 +188,18 @@ done
 printf '%s' "$notes" >> "$V"
 
 alone() {  # k: item k by itself, in a fresh process stopped when item k+1 begins
-    local k=$1 f="$V.a$1" why="" rc=0 pid t0 o0 so se
+    local k=$1 f="$V.a$1" why="" rc=0 pid t0 o0 so se decoy
     : > "$f"
     oomcount; o0=$OOM
-    CRUXFORGE_VERDICTS="$f" CRUXFORGE_BATCH_ALONE=1 "${cmd[@]}" "$k" > "$f.o" 2> "$f.e" < /dev/null &
+    # a decoy first in line for the OOM killer after the item: while a killed item's memory
+    # is being freed the cgroup is still full, and the next kill would otherwise take us
+    ( echo 1000 > /proc/self/oom_score_adj; exec sleep 100000 ) 2>/dev/null &
+    decoy=$!
+    CRUXFORGE_VERDICTS="$f" CRUXFORGE_BATCH_ALONE=1 run_item "$k" > "$f.o" 2> "$f.e" < /dev/null &
     pid=$!
     now; t0=$T
     while [ -z "$why" ]; do
-        sleep 0.02
+        snooze 0.02
         # sizes before the marker: output seen before item k+1 began is item k's
         size "$f.o"; so=$SZ
         size "$f.e"; se=$SZ
@@ -196,6 +209,7 @@ alone() {  # k: item k by itself, in a fresh process stopped when item k+1 begin
             why=FLOODED
         elif ! kill -0 "$pid" 2>/dev/null; then
             wait "$pid" 2>/dev/null; rc=$?
+            (( rc == 137 )) && snooze 0.3  # let a memory kill's victim go first
             if grep -aqx -e "ITEM $((k + 1))" -e DONE "$f"; then why=DONE; else why=EXIT; fi
             pid=""
         else
@@ -205,7 +219,8 @@ alone() {  # k: item k by itself, in a fresh process stopped when item k+1 begin
     done
     now
     [ -n "$pid" ] && stop_pid "$pid"
-    sleep 0.01
+    stop_pid "$decoy"
+    snooze 0.01
     oomcount
     printf 'BATCH ALONE %d %s %d %d %d\n' "$k" "$why" "$rc" $(( OOM > o0 )) $(( T - t0 )) >> "$V"
     sed -n "/^ITEM $((k + 1))\$/q;/^DONE\$/q;/^ITEM $k\$/d;p" "$f" >> "$V"
