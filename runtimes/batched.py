@@ -104,22 +104,24 @@ def segment(verdict_text: str, n: int) -> _Segmented:
     """Cut a batch's verdict file into items (see batch_supervisor.sh for the notes)."""
     seg = _Segmented()
     cur: int | None = None
-    alone: _Alone | None = None
+    alone: tuple[int, _Alone] | None = None
     for raw in verdict_text.split("\n"):
         line = raw.rstrip("\r")
-        if alone is not None:  # inside an item's own re-run: its lines until the end note
-            if _ALONE_END_RE.match(line):
+        a = _ALONE_RE.match(line)
+        if a:  # an item's own re-run: it counts only once its end note is there
+            k = int(a.group(1))
+            rc, oom, us = int(a.group(3)), a.group(4) == "1", int(a.group(5))
+            alone = (k, _Alone(a.group(2), rc, oom, us / 1e6))
+            cur = None
+            continue
+        if alone is not None:
+            end = _ALONE_END_RE.match(line)
+            if end and int(end.group(1)) == alone[0]:
+                if 0 <= alone[0] < n:
+                    seg.alone[alone[0]] = alone[1]
                 alone = None
             else:
-                alone.lines.append(line)
-            continue
-        a = _ALONE_RE.match(line)
-        if a:
-            k = int(a.group(1))
-            alone = _Alone(a.group(2), int(a.group(3)), a.group(4) == "1", int(a.group(5)) / 1e6)
-            if 0 <= k < n:
-                seg.alone[k] = alone
-            cur = None
+                alone[1].lines.append(line)
             continue
         m = _ITEM_RE.match(line)
         if m:
