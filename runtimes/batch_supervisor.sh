@@ -24,9 +24,9 @@
 #   (a memory bomb in the background can starve a new process), it is started again
 #   once they have ended, before NOSTART is noted.
 # With RERUN 1, items noted for a re-run (EXIT, FLOOD, STALLMEM, SLOW) are then run
-# alone, one at a time, each in a fresh process of the same program started at that item and stopped
-# when the next item begins: its own wall-clock limit, output cap, and the sandbox's
-# whole memory, with nothing else running. That is how the item runs as a program of
+# alone, one at a time, each in a fresh process of the same program started at that
+# item and stopped when the next item begins: its own wall-clock limit, output cap, and
+# the sandbox's whole memory, with nothing else running. That is how the item runs as a program of
 # its own, without compiling it again (CRUXFORGE_BATCH_ALONE=1 tells the program, so a
 # batch-only memory watchdog stays off). Each adds, after the notes,
 #   "BATCH ALONE k WHY rc oom us" (WHY: DONE, EXIT, TIMEOUT or FLOODED; oom 1 when the
@@ -77,7 +77,13 @@ _start() {
     seg_start[i]=$s seg_pid[i]=$! seg_item[i]="" seg_bg[i]=0 seg_cut[i]="" seg_v[i]=0
     now; seg_t[i]=$T
 }
-stop() { kill -KILL -- "-${seg_pid[$1]}" 2>/dev/null; wait "${seg_pid[$1]}" 2>/dev/null; }
+stop_pid() { kill -KILL -- "-$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+stop() { stop_pid "${seg_pid[$1]}"; }
+alive() {  # -> ALIVE, segments still running
+    local j
+    ALIVE=0
+    for j in "${!seg_start[@]}"; do [ -n "${seg_pid[j]}" ] && ALIVE=$((ALIVE + 1)); done
+}
 cmd=("$@")
 _start 0
 running=1
@@ -85,9 +91,8 @@ now; tick=$T
 while (( running )); do
     snooze 0.05
     running=0
-    now; dt=$((T - tick)) tick=$T m=0
-    for i in "${!seg_start[@]}"; do [ -n "${seg_pid[i]}" ] && m=$((m + 1)); done
-    (( m > 0 )) || m=1
+    now; dt=$((T - tick)) tick=$T
+    alive; m=$(( ALIVE > 0 ? ALIVE : 1 ))
     for i in "${!seg_start[@]}"; do
         [ -n "${seg_pid[i]}" ] || continue
         pid=${seg_pid[i]}
@@ -137,9 +142,8 @@ while (( running )); do
             elif (( rc == 0 )) && tail -n 1 "$V.s$i" | grep -qx DONE; then
                 :  # finished
             elif [ -z "$LAST" ]; then
-                others=0
-                for j in "${!seg_start[@]}"; do [ -n "${seg_pid[j]}" ] && others=1; done
-                if (( others )) && [ -z "${retried[${seg_start[i]}]:-}" ]; then
+                alive
+                if (( ALIVE )) && [ -z "${retried[${seg_start[i]}]:-}" ]; then
                     retried[${seg_start[i]}]=1 retry=${seg_start[i]}
                 else
                     notes+="BATCH NOSTART ${seg_start[i]} EXIT $rc"$'\n'
@@ -171,9 +175,8 @@ while (( running )); do
         fi
     done
     if [ -n "$retry" ]; then  # a start that failed beside others: again when alone
-        others=0
-        for j in "${!seg_start[@]}"; do [ -n "${seg_pid[j]}" ] && others=1; done
-        if (( ! others )); then _start "$retry"; retry=""; fi
+        alive
+        if (( ! ALIVE )); then _start "$retry"; retry=""; fi
         running=1
     fi
 done
@@ -230,7 +233,6 @@ alone() {  # k: item k by itself, in a fresh process stopped when item k+1 begin
     printf '\n=== crux alone end ===\n' >&2
     rm -f -- "$f" "$f.o" "$f.e"
 }
-stop_pid() { kill -KILL -- "-$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 if (( rerun )); then
     for k in $(printf '%s\n' "${!redo[@]}" | sort -n); do alone "$k"; done
 fi

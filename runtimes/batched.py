@@ -47,7 +47,7 @@ from runtimes.backend import (
     register_backend,
 )
 from runtimes.spec import RuntimeSpec, RuntimeSpecError, get_spec
-from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result
+from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result, signal_of_status
 from transition_rules.batch import ComposedBatch
 
 # an item still running after this long is left to run in the background while the batch
@@ -177,8 +177,8 @@ def _alone_outcome(a: _Alone, stderr: str) -> ProcessOutcome:
         out.exit_code, out.signal, out.timed_out = None, 9, True
     elif a.why == "FLOODED":
         out.exit_code, out.signal, out.output_exceeded = None, 9, True
-    elif a.rc > 128:
-        out.signal = a.rc - 128
+    else:
+        out.signal = signal_of_status(a.rc)
     return out
 
 

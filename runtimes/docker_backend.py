@@ -66,7 +66,7 @@ from runtimes.backend import (
 )
 from runtimes.images import DockerUnavailableError, docker_client, image_exists, image_tag
 from runtimes.spec import RuntimeSpec, RuntimeSpecError, get_spec
-from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result
+from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result, signal_of_status
 
 SANDBOX_UID = 10001  # runs every program step (the images' `sandbox` user)
 KEEPER_UID = 10002  # the container's idle main process; programs cannot signal it
@@ -427,7 +427,7 @@ class _Worker:
             raise WorkerError(f"{left} process(es) survived the {tag} step's kill")
         rc = int(meta.get("rc", "0"))
         oom0, oom1 = int(meta.get("oom0", "-1")), int(meta.get("oom1", "-1"))
-        sig = rc - 128 if rc > 128 else None
+        sig = signal_of_status(rc)
         exit_code = None if sig is not None else rc
         timed_out = meta.get("timeout") == "1" and sig == 9
         if oom0 >= 0:
@@ -665,10 +665,6 @@ class DockerBackend(Backend):
         with ThreadPoolExecutor(max_workers=self.parallel) as pool:
             return list(pool.map(self._execute_one, programs))
 
-    @staticmethod
-    def _infra(program: Program, message: str) -> RunResult:
-        return infra_result(program, message)
-
     def _env(self, spec: RuntimeSpec, workdir: str, *, compile_step: bool) -> dict[str, str]:
         env = {
             "PATH": PATH,
@@ -688,25 +684,25 @@ class DockerBackend(Backend):
         try:
             base = get_spec(program.lang)
         except RuntimeSpecError as e:
-            return self._infra(program, str(e))
+            return infra_result(program, str(e))
         spec = base.for_variant(program.variant)
         err = self._engine_error()
         if err:
-            return self._infra(program, err)
+            return infra_result(program, err)
         tag = image_tag(base)  # a variant runs in the language's one image
         try:
             present = image_exists(self.client, tag)
         except Exception as e:
-            return self._infra(program, f"Docker engine error: {e}")
+            return infra_result(program, f"Docker engine error: {e}")
         if not present:
             msg = f"image {tag} not built: run cruxforge runtimes build --lang {spec.lang}"
             if not spec.docker.verified_offline:
                 msg += f" --force (unverified offline: {spec.docker.unverified_reason or '?'})"
-            return self._infra(program, msg)
+            return infra_result(program, msg)
         try:
             worker = self._acquire(base, tag)
         except Exception as e:
-            return self._infra(program, f"cannot start a worker container from {tag}: {e}")
+            return infra_result(program, f"cannot start a worker container from {tag}: {e}")
         worker.counter += 1
         run_id = f"{worker.counter}-{uuid.uuid4().hex[:8]}"
         workdir = f"/work/run/{run_id}"
@@ -744,10 +740,10 @@ class DockerBackend(Backend):
                 )
         except WorkerError as e:
             self._discard(worker)
-            return self._infra(program, f"docker sandbox failure (worker replaced): {e}")
+            return infra_result(program, f"docker sandbox failure (worker replaced): {e}")
         except Exception as e:  # engine errors mid-program
             self._discard(worker)
-            return self._infra(program, f"docker engine error (worker replaced): {e}")
+            return infra_result(program, f"docker engine error (worker replaced): {e}")
         self._release(worker)
         return assemble_result(
             program,

@@ -44,7 +44,7 @@ from runtimes.backend import (
     register_backend,
 )
 from runtimes.spec import RuntimeSpec, RuntimeSpecError, get_spec
-from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result
+from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result, signal_of_status
 
 SANDBOX_UID = 65534  # nobody
 INSIDE_WORKDIR = "/work"
@@ -97,13 +97,14 @@ class _Group:
         return None
 
     def oom_killed(self) -> bool:
-        for d in self.dirs:
-            for name in ("memory.events", "memory.oom_control"):
-                with contextlib.suppress(OSError):
-                    for line in (d / name).read_text().splitlines():
-                        key, _, val = line.partition(" ")
-                        if key == "oom_kill" and int(val or 0) > 0:
-                            return True
+        events = self.events_file()
+        if events is None:
+            return False
+        with contextlib.suppress(OSError):
+            for line in events.read_text().splitlines():
+                key, _, val = line.partition(" ")
+                if key == "oom_kill" and int(val or 0) > 0:
+                    return True
         return False
 
     def kill_all(self, timeout: float = 5.0) -> bool:
@@ -565,8 +566,8 @@ class LocalBackend(Backend):
                 "--",
             ]
         status_r, status_w = os.pipe()
+        events = group.events_file() if group is not None else None
         if sandboxed:
-            events = group.events_file() if group is not None else None
             inner = self._bwrap_args(spec, wd, env, with_caches, memory_mb, events)
             inner += ["--json-status-fd", str(status_w), "--", *drop, *argv]
             popen_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -574,7 +575,6 @@ class LocalBackend(Backend):
         else:
             inner = argv
             popen_env = dict(env)
-            events = group.events_file() if group is not None else None
             if events is not None:
                 popen_env["CRUXFORGE_OOM_EVENTS"] = str(events)
             cwd = str(wd)
@@ -663,8 +663,7 @@ class LocalBackend(Backend):
             outcome.signal = -rc
         else:
             outcome.exit_code = rc
-            if rc > 128 and rc - 128 < 65:
-                outcome.signal = rc - 128
+            outcome.signal = signal_of_status(rc)
         if survivors:
             outcome.infra_error = "processes survived the sandbox kill"
         elif sandboxed and '"child-pid"' not in status_text and not (timed_out or over.is_set()):

@@ -245,6 +245,11 @@ def assemble_result(
     return result
 
 
+def signal_of_status(status: int) -> int | None:
+    """The signal a shell-style exit status 128+N reports (None for a plain exit)."""
+    return status - 128 if 128 < status < 128 + 65 else None
+
+
 def infra_result(program: Program, message: str) -> RunResult:
     """Every case ``infra_error``: the sandbox (not the program) failed or is missing."""
     return assemble_result(
@@ -260,6 +265,7 @@ __all__ = [
     "assemble_result",
     "infra_result",
     "parse_verdict_text",
+    "signal_of_status",
     "trim_diagnostics",
 ]
 
