@@ -28,6 +28,8 @@ from runtimes.backend import RunResult, get_backend  # noqa: E402
 from runtimes.spec import LANGUAGES  # noqa: E402
 from transition_rules.proof import load_references  # noqa: E402
 
+PER_CASE = 4  # about 300 programs per language, 8 of them failing variants
+
 
 def verdicts(r: RunResult) -> list[str]:
     return [c.verdict.value for c in r.cases]
@@ -40,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default=str(ROOT / "seeds/demo.jsonl"))
     ap.add_argument("--references", default=str(ROOT / "seeds/demo_reference"))
     ap.add_argument("--failing-each", type=int, default=2, help="variants of each failing kind")
+    ap.add_argument(
+        "--per-case",
+        type=int,
+        default=PER_CASE,
+        help="agreement cases per seed that also run as one-test programs of their own",
+    )
     ap.add_argument("--json", help="write the table as JSON here")
     ap.add_argument("--limit", type=int, help="only the first N programs of each language")
     args = ap.parse_args(argv)
@@ -58,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
             continue
         ref = Path(args.references) / f"{lang}.jsonl"
         programs = program_set(
-            lang, seeds, load_references(ref), cases, failing_each=args.failing_each
+            lang,
+            seeds,
+            load_references(ref),
+            cases,
+            failing_each=args.failing_each,
+            per_case=args.per_case,
         )[: args.limit]
         with get_backend(args.backend) as single:
             t = time.monotonic()

@@ -1,7 +1,9 @@
 """The execution benchmark's programs: demo items, their mutants and failing variants.
 
 Per language: each demo seed's reference translation under its example and under its
-agreement cases, each also with every expected value mutated (wrong answers), plus
+agreement cases, each also with every expected value mutated (wrong answers); optionally
+the first ``per_case`` agreement cases each as a program of its own (one test per
+program, as CRUXEval-X items and evaluated predictions are), with their mutants; plus
 failing variants spread through the set - an infinite loop, an output flood, a memory
 bomb (the process is killed) and a syntax error - built from the language's conformance
 snippets (runtimes/<lang>/conformance.toml). A failing statement block runs after the
@@ -67,6 +69,7 @@ def program_set(
     cases: dict[str, list[Case]] | None = None,
     *,
     failing_each: int = 2,
+    per_case: int = 0,
 ) -> list[Program]:
     """The benchmark's programs for ``lang``, failing variants spread through the set."""
     rules = rules_for(lang)
@@ -83,7 +86,8 @@ def program_set(
         except Unsupported:
             continue
         usable.append((seed, fn, agree))
-        for name, cs in (("example", example), ("agreement", agree)):
+        singles = [(f"case{j}", [c]) for j, c in enumerate(agree[:per_case])]
+        for name, cs in [("example", example), ("agreement", agree), *singles]:
             gold, mutant = harness_and_mutant(lang, seed, fn, cs)
             plain.append(gold.model_copy(update={"id": f"{seed.id}:{name}"}))
             if mutant is not None:

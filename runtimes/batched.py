@@ -246,11 +246,15 @@ class BatchedBackend(Backend):
         assert all(r is not None for r in results)
         return [r for r in results if r is not None]
 
-    def _alone(self, programs: list[Program], whys: list[str]) -> list[RunResult]:
-        """Run programs one per process on the inner backend, counting why."""
-        self.stats.alone += len(programs)
+    def _count_alone(self, whys: list[str]) -> None:
+        """Count programs that run one per process, and why."""
+        self.stats.alone += len(whys)
         for why, n in Counter(whys).items():
             self.stats.confirmed[why] = self.stats.confirmed.get(why, 0) + n
+
+    def _alone(self, programs: list[Program], whys: list[str]) -> list[RunResult]:
+        """Run programs one per process on the inner backend, counting why."""
+        self._count_alone(whys)
         return self.inner.execute(programs)
 
     def _run_group(self, rules: Any, progs: list[Program]) -> list[RunResult]:
@@ -289,15 +293,19 @@ class _Group:
             if broken:
                 self.confirm[i] = "syntax error seen before compiling"
         rest = [i for i in range(len(self.progs)) if i not in self.confirm]
-        # as many batches at once as the inner backend runs programs at once, each of
-        # at most max_items programs, all of about the same size
+        # batches of at most max_items programs, all of about the same size, as many as
+        # the inner backend runs at once (or a multiple), so no slot idles on the last
         width = max(1, int(getattr(self.engine.inner, "parallel", 2)))
         size = self.engine.max_items or self.rules.batch.max_items
         parts = max(-(-len(rest) // size), min(width, len(rest) // MIN_SPLIT), 1)
+        if parts > width and len(rest) // (-(-parts // width) * width) >= MIN_SPLIT:
+            parts = -(-parts // width) * width
         self.todo = [rest[j::parts] for j in range(parts) if rest]
         while self.todo:
+            # every batch ready goes to the inner backend at once: its slots take the
+            # next as one ends, so a batch held up by a loop holds up no other
             wave: list[list[int]] = []
-            while self.todo and len(wave) < width:
+            while self.todo:
                 idxs = self.todo.pop()
                 if len(idxs) == 1:
                     self.confirm.setdefault(idxs[0], "left alone by bisection")
@@ -324,10 +332,16 @@ class _Group:
                 for idxs, c in zip(wave, composed)
             ]
             self.stats.batches += len(bprogs)
-            for idxs, c, res in zip(wave, composed, self.engine.inner.execute(bprogs)):
+            # programs already known to run alone go along, after the batches, so they
+            # take a slot a batch leaves free instead of waiting for every batch to end
+            ready = sorted(i for i in self.confirm if i not in self.out)
+            self.engine._count_alone([self.confirm[i] for i in ready])
+            got = self.engine.inner.execute(bprogs + [self.progs[i] for i in ready])
+            self.out.update(zip(ready, got[len(bprogs) :]))
+            for idxs, c, res in zip(wave, composed, got):
                 self._settle(idxs, res, c)
-        if self.confirm:
-            order = sorted(self.confirm)
+        order = sorted(i for i in self.confirm if i not in self.out)
+        if order:
             got = self.engine._alone(
                 [self.progs[i] for i in order], [self.confirm[i] for i in order]
             )

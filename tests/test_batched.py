@@ -116,6 +116,15 @@ def test_why_alone_names_the_reason(seeds: list[TypedSeed]) -> None:
     assert why_alone(rules, None) == "the program was not rendered from parts"
 
 
+def test_syntax_errors_sees_a_token_missing_under_a_hidden_rule() -> None:
+    from transition_rules.parsing import syntax_errors
+
+    # tree-sitter-scala gives `val x = }` an identifier whose only child, hidden, is
+    # MISSING: a batch holding it would fail its whole compile
+    assert syntax_errors("scala", "def f(x: Int): Int = { val y = }\n")
+    assert not syntax_errors("scala", "def f(x: Int): Int = { val y = x\n  y }\n")
+
+
 # ------------------------------------------------------------------ real runs
 
 
@@ -235,3 +244,28 @@ def test_batched_docker_same_verdicts(lang: str, seeds: list[TypedSeed]) -> None
     if not st.available:
         pytest.fail(f"{lang} image missing: {st.reason}")
     _check_same("docker", lang, seeds)
+
+
+@pytest.mark.toolchains
+def test_batches_fill_every_slot_and_share_the_call_with_programs_alone(
+    seeds: list[TypedSeed], local_backend
+) -> None:  # type: ignore[no-untyped-def]
+    """100 programs under max_items 40 make 4 even batches (not 40+40+20, whose last
+    would run with a slot idle); a syntax error goes to the inner backend with them."""
+    from cruxforge.execset import program_set
+    from cruxforge.translate.run import seed_cases
+
+    refs = load_references(DEMO_REFS / "py.jsonl")
+    progs = program_set("py", seeds, refs, seed_cases(seeds), failing_each=0, per_case=4)[:99]
+    s = next(x for x in seeds if x.id in refs)
+    progs.insert(50, failing_variant("py", s, refs[s.id], [seed_case(s)], "syntax", "bad"))
+    with get_backend("local") as alone:
+        want = alone.execute(progs)
+    batched = get_backend("batched", inner="local", max_items=40)
+    assert isinstance(batched, BatchedBackend)
+    with batched:
+        got = batched.execute(progs)
+    assert [_verdicts(r) for r in got] == [_verdicts(r) for r in want]
+    assert batched.stats.batches == 4, batched.stats
+    assert batched.stats.confirmed == {"syntax error seen before compiling": 1}
+    assert Verdict.passed not in _verdicts(got[50])

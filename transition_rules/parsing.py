@@ -82,8 +82,10 @@ def syntax_errors(lang: str, source: str) -> list[str]:
     def visit(n: Node) -> None:
         if len(errs) >= 5:
             return
-        if n.is_error or n.is_missing:
-            kind = "missing " + n.type if n.is_missing else "unexpected text"
+        # a leaf that holds an error is a missing token under a hidden rule (Scala's
+        # `val x = }` gives an identifier whose only, hidden, child is MISSING)
+        if n.is_error or n.is_missing or (n.has_error and n.child_count == 0):
+            kind = "missing " + n.type if not n.is_error else "unexpected text"
             errs.append(f"line {n.start_point[0] + 1}: {kind}")
             return
         if n.has_error:

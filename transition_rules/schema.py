@@ -184,7 +184,7 @@ class BatchRules(_Strict):
     # named item hook (transition_rules/hooks.py ITEM_HOOKS) for languages whose
     # namespaces can't hold a function as written: it rewrites (function, entry, k)
     item_hook: _S | None = None
-    max_items: _I = Field(100, ge=1)  # items per source
+    max_items: _I = Field(150, ge=1)  # items per source
     # an item that ends the batch process may be judged by running it again by itself in
     # a fresh process of the same compiled batch (set CRUXFORGE_BATCH_ALONE there): only
     # where the dispatcher adds nothing that changes how a process ends; otherwise such an
