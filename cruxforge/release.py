@@ -183,7 +183,8 @@ def translator_id(spec: BuildSpec, lang: str) -> dict[str, Any]:
     info = translator_info(spec)
     if info["name"] == "reference":
         return {"name": "reference", "file": info["reference_files"].get(f"{lang}.jsonl")}
-    return {k: info[k] for k in ("name", "model", "temperature", "max_tokens", "prompts_hash")}
+    keys = ("name", "model", "base_url", "temperature", "max_tokens", "prompts_hash")
+    return {k: info[k] for k in keys}
 
 
 # ---------------------------------------------------------------- the steps

@@ -27,6 +27,9 @@ def prefect_env() -> None:
     # the ephemeral server's first start can exceed Prefect's 20 s default on a busy host
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # cruxforge's own loggers (a wait for a sandbox slot, ...) reach the terminal and the
+    # run's logs in the Prefect UI
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "cruxforge")
 
 
 def build_command(
@@ -117,7 +120,6 @@ def build_command(
         out_root=str(out_root),
         work_dir=str(work_dir) if work_dir else None,
         seeds_licence=seeds_licence,
-        backend_concurrency=workers,
     )
     _print_summary(Path(out))
 

@@ -2,7 +2,8 @@
 
 Every finished (seed, language) item is written here, atomically (temp file in the same
 directory + ``os.replace``), right after it finishes, under a key that is the sha256 of
-everything that determines it: the typed seed, the language, the language's rules hash,
+everything that determines it: the library's code, the typed seed, the language, the
+language's rules hash,
 the runtime spec hash, the backend, the translator and its model settings, the repair
 budget and the test cases. A rerun computes the same key and reads the result back
 instead of executing anything; with the LLM transcript cache underneath, a ``kill -9``
@@ -67,9 +68,12 @@ def item_key_inputs(
     backend: str,
 ) -> dict[str, Any]:
     """Everything that determines one item's result (what :func:`item_key` hashes)."""
+    from cruxforge.fingerprint import library_hash
+
     return {
         "store_format": STORE_FORMAT,
         "loop_format": LOOP_FORMAT,
+        "library": library_hash(),
         "seed": seed_json(seed),
         "lang": lang,
         "rules": rules_hash(lang),

@@ -11,13 +11,13 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
-from prefect.concurrency.sync import concurrency
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from cruxforge.audit import AuditRecord, audit, write_audit
 from cruxforge.models import SeedCheck
 from cruxforge.release import check_seeds
 from cruxforge.translators.reference import read_benchmark
+from flows.holder import label_slots
 from runtimes.backend import get_backend
 
 
@@ -30,7 +30,7 @@ def audit_seeds_task(seeds: str) -> list[SeedCheck]:
 def audit_language_task(
     benchmark: str, checks: list[SeedCheck], lang: str, backend: str
 ) -> list[AuditRecord]:
-    with concurrency(f"backend-{backend}", occupy=1, strict=False), get_backend(backend) as b:
+    with get_backend(backend) as b:
         return audit(Path(benchmark), checks, b, [lang])
 
 
@@ -44,6 +44,7 @@ def audit_flow(
 ) -> str:
     """Audit ``benchmark`` (a folder of ``<lang>.jsonl``); returns the audit.jsonl path."""
     logger = get_run_logger()
+    label_slots(f"audit {benchmark}")
     wanted = None if languages == "all" else [x.strip() for x in languages.split(",")]
     langs = sorted(read_benchmark(Path(benchmark), wanted))
     checks = audit_seeds_task(seeds)

@@ -6,7 +6,10 @@ runs. Resume is the item store's job (every finished item is on disk, keyed by c
 and Prefect adds its own cache on top: a language batch whose items' content keys are
 unchanged is answered from the persisted task result. Retries are for infrastructure
 faults only (sandbox ``infra_error``, LLM endpoint down); a wrong translation is a result,
-not a fault. Backend work is gated by a global concurrency limit ``backend-<name>``.
+not a fault. Programs are gated by the host's sandbox slots (:mod:`runtimes.slots`): file
+locks that the kernel drops when their holder dies, so a build killed with ``kill -9`` never
+leaves a slot held (Prefect's global concurrency limits did, and the next build waited
+forever).
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy
-from prefect.concurrency.sync import concurrency
 from prefect.context import TaskRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -39,6 +41,7 @@ from cruxforge.release import (
 from cruxforge.store import canonical_json, item_key
 from cruxforge.translate.loop import ItemReport
 from cruxforge.translate.run import is_infra_fault
+from flows.holder import label_slots
 from transition_rules.engine import Case
 
 INFRA_RETRIES = 2
@@ -85,8 +88,10 @@ def sha256_file_safe(path: str) -> str:
 
 
 def _batch_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    """Content key of a language batch: every item's store key (seed, rules, runtime
-    spec, backend, translator and model settings, repair budget, cases)."""
+    """Content key of a language batch: its item store (the work dir: Prefect's cache is
+    global, and must not answer one release's build with another's results) and every
+    item's store key (library code, seed, rules, runtime spec, backend, translator with
+    its model, endpoint and sampling settings, repair budget, cases)."""
     spec: BuildSpec = parameters["spec"]
     lang: str = parameters["lang"]
     cases: dict[str, list[Case]] = parameters["cases"]
@@ -95,7 +100,8 @@ def _batch_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
         item_key(s, lang, cases[s.id], tid, spec.max_repairs, spec.backend)
         for s in parameters["typed"]
     ]
-    return hashlib.sha256(canonical_json(keys).encode()).hexdigest()
+    store = str(spec.work.resolve())
+    return hashlib.sha256(canonical_json([store, keys]).encode()).hexdigest()
 
 
 @task(name="check-runtimes", retries=INFRA_RETRIES, retry_delay_seconds=2)
@@ -131,8 +137,7 @@ def translate_task(
     spec: BuildSpec, typed: list[TypedSeed], lang: str, cases: dict[str, list[Case]]
 ) -> list[ItemReport]:
     logger = get_run_logger()
-    with concurrency(f"backend-{spec.backend}", occupy=1, strict=False):
-        reports = translate_batch(spec, typed, lang, cases)
+    reports = translate_batch(spec, typed, lang, cases)
     counts = {s: sum(r.status == s for r in reports) for s in ("validated", "failed", "skipped")}
     logger.info("%s: %s", lang, counts)
     if any(is_infra_fault(r) for r in reports):
@@ -149,16 +154,6 @@ def release_task(
     reports: dict[str, list[ItemReport]],
 ) -> str:
     return str(write_release(spec, checks, cases, status, reports))
-
-
-def _ensure_limit(backend: str, limit: int) -> None:
-    from prefect.client.orchestration import get_client
-
-    try:
-        with get_client(sync_client=True) as client:
-            client.upsert_global_concurrency_limit_by_name(f"backend-{backend}", limit)
-    except Exception as e:  # noqa: BLE001 - no limit is a slower build, not a broken one
-        get_run_logger().warning("could not set concurrency limit backend-%s: %s", backend, e)
 
 
 def _summary(reports: dict[str, list[ItemReport]]) -> list[dict[str, Any]]:
@@ -206,7 +201,6 @@ def build(
     out_root: str = "artifacts",
     work_dir: str | None = None,
     seeds_licence: str | None = None,
-    backend_concurrency: int = DEFAULT_WORKERS,
 ) -> str:
     """Build a release; returns its directory. ``languages``: comma-separated ids or 'all'."""
     logger = get_run_logger()
@@ -231,7 +225,7 @@ def build(
     from cruxforge.release import make_build_drafter
 
     make_build_drafter(spec)  # a bad translator or model config fails here, before any work
-    _ensure_limit(backend, backend_concurrency)
+    label_slots(f"build {release_name} {version}")
     status_f = check_runtimes_task.submit(backend, langs)
     checks = seeds_task(seeds)
     typed = [c.typed for c in checks if c.typed is not None]

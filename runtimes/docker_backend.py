@@ -52,7 +52,6 @@ import time
 import uuid
 import weakref
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -65,6 +64,7 @@ from runtimes.backend import (
     register_backend,
 )
 from runtimes.images import DockerUnavailableError, docker_client, image_exists, image_tag
+from runtimes.pool import run_programs
 from runtimes.spec import RuntimeSpec, RuntimeSpecError, get_spec
 from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result, signal_of_status
 
@@ -660,10 +660,7 @@ class DockerBackend(Backend):
     def execute(self, programs: Sequence[Program]) -> list[RunResult]:
         if self._closed:  # a closed backend can be used again: it restarts workers
             self._closed = False
-        if self.parallel == 1 or len(programs) <= 1:
-            return [self._execute_one(p) for p in programs]
-        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
-            return list(pool.map(self._execute_one, programs))
+        return run_programs(programs, self._execute_one, self.parallel)
 
     def _env(self, spec: RuntimeSpec, workdir: str, *, compile_step: bool) -> dict[str, str]:
         env = {

@@ -31,7 +31,6 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
@@ -43,6 +42,7 @@ from runtimes.backend import (
     ToolchainStatus,
     register_backend,
 )
+from runtimes.pool import run_programs
 from runtimes.spec import RuntimeSpec, RuntimeSpecError, get_spec
 from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result, signal_of_status
 
@@ -366,10 +366,7 @@ class LocalBackend(Backend):
 
     def execute(self, programs: Sequence[Program]) -> list[RunResult]:
         self._check_sandbox()
-        if self.parallel == 1 or len(programs) <= 1:
-            return [self._execute_one(p) for p in programs]
-        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
-            return list(pool.map(self._execute_one, programs))
+        return run_programs(programs, self._execute_one, self.parallel)
 
     def _prepare_workdir(self) -> Path:
         self.work_root.mkdir(parents=True, exist_ok=True)

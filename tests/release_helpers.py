@@ -68,3 +68,62 @@ class PythonTranslator:
 
 def request_id(body: dict[str, Any]) -> str:
     return json.dumps(body["messages"], sort_keys=True)
+
+
+class ReferenceChat:
+    """Script for ScriptedChatServer: answers a translate request with the demo reference
+    translation of that seed into the asked language, deterministically.
+
+    ``faulty``: (lang, seed id) pairs whose *first* answer (a conversation of one user
+    message) is a wrong function; the repair request gets the reference, so those items
+    are validated after one repair round. ``gate``: (lang, seed id) pairs whose answer
+    blocks until :meth:`release`; ``blocked`` counts requests waiting at a gate.
+    ``answered`` counts the replies handed back to the server.
+    """
+
+    def __init__(
+        self,
+        faulty: set[tuple[str, str]] | None = None,
+        gate: set[tuple[str, str]] | None = None,
+    ) -> None:
+        from cruxforge.translators.reference import read_benchmark
+        from runtimes.spec import LANGUAGES
+        from transition_rules.engine import rules_for
+
+        self.refs = {
+            (it.seed_id, lang): it.code
+            for lang, items in read_benchmark(DEMO_REFS).items()
+            for it in items
+        }
+        self.lang_of = {rules_for(x).name: x for x in LANGUAGES}
+        seeds = [json.loads(x) for x in DEMO_SEEDS.read_text().splitlines() if x.strip()]
+        self.id_of = {s["code"].strip(): s["id"] for s in seeds}
+        self.faulty = faulty or set()
+        self.gate = gate or set()
+        self._open = threading.Event()
+        self._lock = threading.Lock()
+        self.blocked = 0
+        self.answered = 0
+
+    def release(self) -> None:
+        self.gate = set()
+        self._open.set()
+
+    def which(self, body: dict[str, Any]) -> tuple[str, str]:
+        user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+        name = user.split("Translate this Python function into ", 1)[1].split(".\n", 1)[0]
+        return self.lang_of[name], self.id_of[python_of(body)]
+
+    def __call__(self, body: dict[str, Any]) -> Reply:
+        lang, sid = self.which(body)
+        if (lang, sid) in self.gate:
+            with self._lock:
+                self.blocked += 1
+            self._open.wait(900)
+        users = sum(m["role"] == "user" for m in body["messages"])
+        code = self.refs[(sid, lang)]
+        if (lang, sid) in self.faulty and users == 1:
+            code = self.refs[("demo_0" if sid != "demo_0" else "demo_3", lang)]
+        with self._lock:
+            self.answered += 1
+        return Reply.answer(f"```\n{code}\n```", prompt_tokens=50, completion_tokens=20)

@@ -214,3 +214,64 @@ def test_serve_and_run_a_deployment(api: str, tmp_path: Path) -> None:
     finally:
         os.killpg(serve.pid, signal.SIGTERM)
         serve.wait(timeout=60)
+
+
+def _run_process_talking_to(root_pid: int, port: int) -> int:
+    """The descendant of ``root_pid`` with a TCP connection to ``port`` on loopback."""
+    import psutil
+
+    for p in psutil.Process(root_pid).children(recursive=True):
+        try:
+            if any(c.raddr and c.raddr.port == port for c in p.net_connections("tcp")):
+                return p.pid
+        except psutil.Error:
+            continue
+    raise AssertionError(f"no process under {root_pid} talks to port {port}")
+
+
+def test_a_served_run_killed_with_sigkill_does_not_block_the_next(
+    api: str, tmp_path: Path
+) -> None:
+    """`cruxforge serve`: a flow run killed with SIGKILL mid-build; the next run finishes."""
+    from tests.release_helpers import ReferenceChat
+
+    env = sub_env(api, tmp_path)
+    seeds = small_seeds(tmp_path, 3)
+    script = ReferenceChat(gate={("py", "demo_1"), ("js", "demo_1")})
+    log_path = tmp_path / "serve.log"
+    serve = subprocess.Popen(["cruxforge", "serve"], cwd=ROOT, env=env, stdout=log_path.open("wb"),
+                             stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        with ScriptedChatServer(script) as srv:
+            params = {"seeds": str(seeds), "languages": "py,js", "translator": "llm",
+                      "model": "scripted", "base_url": srv.base_url,
+                      "out_root": str(tmp_path / "art"), "agreement": 1, "max_repairs": 1,
+                      "release_name": "served-kill"}  # fmt: skip
+            cmd = ["prefect", "deployment", "run", "build/demo"]
+            for k, v in params.items():
+                cmd += ["--param", f"{k}={v}"]
+            deadline = time.monotonic() + WAIT_S
+            while "Prefect UI:" not in log_path.read_text(errors="replace"):
+                assert serve.poll() is None, log_path.read_text()[-3000:]
+                assert time.monotonic() < deadline
+                time.sleep(0.5)
+            first = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                                   timeout=WAIT_S)  # fmt: skip
+            assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+            while script.blocked < 2:  # both languages wait for an answer held back
+                assert serve.poll() is None, log_path.read_text()[-3000:]
+                assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+                time.sleep(0.2)
+            victim = _run_process_talking_to(serve.pid, srv.port)
+            os.kill(victim, signal.SIGKILL)
+            script.release()
+            # well under the 300 s lease of a Prefect concurrency slot, which is what a
+            # killed run used to leave held
+            second = subprocess.run([*cmd, "--watch"], cwd=ROOT, env=env, capture_output=True,
+                                    text=True, timeout=240)  # fmt: skip
+            assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+        m = json.loads((tmp_path / "art" / "served-kill" / "1" / "manifest.json").read_text())
+        assert {k: v["validated"] for k, v in m["counts"].items()} == {"py": 3, "js": 3}
+    finally:
+        os.killpg(serve.pid, signal.SIGTERM)
+        serve.wait(timeout=60)
