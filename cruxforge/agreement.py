@@ -176,16 +176,22 @@ RunCalls = Callable[[TypedSeed, Sequence[tuple[Any, ...]]], list[Any]]
 
 
 def agreement_cases(
-    seed: TypedSeed, run_calls: RunCalls, want: int = DEFAULT_COUNT, rng_seed: int = 0
+    seed: TypedSeed,
+    run_calls: RunCalls,
+    want: int = DEFAULT_COUNT,
+    rng_seed: int = 0,
+    inputs: Sequence[tuple[Any, ...]] | None = None,
 ) -> list[Case]:
     """The seed's own case first, then up to ``want`` generated ones Python agrees on.
 
     ``run_calls(seed, inputs)`` returns, per input, the Python result or an Exception
-    (raised, timed out, nondeterministic ...); those inputs are dropped.
+    (raised, timed out, nondeterministic ...); those inputs are dropped. ``inputs``: the
+    seed's :func:`candidate_inputs`, when the caller already made them.
     """
     rt = seed.signature.result_type()
     cases = [Case(tuple(seed.arg_values()), seed.result_value())]
-    inputs = candidate_inputs(seed, want, rng_seed)
+    if inputs is None:
+        inputs = candidate_inputs(seed, want, rng_seed)
     for args, res in zip(inputs, run_calls(seed, inputs)):
         if isinstance(res, Exception) or not conforms(res, rt):
             continue
@@ -233,15 +239,39 @@ def python_run_calls(
     An input is answered with its result only when both runs (two PYTHONHASHSEEDs)
     returned the same value without raising, printing, or exceeding limits.
     """
-    from cruxforge.seeds._runner import strict_key
+    return python_run_many([(seed, inputs)], options)[0]
+
+
+def python_run_many(
+    jobs: Sequence[tuple[TypedSeed, Sequence[tuple[Any, ...]]]], options: Any = None
+) -> list[list[Any]]:
+    """:func:`python_run_calls` for many seeds at once: their probes share the runner's
+    child interpreters (batches of ``RunOptions.batch_size`` calls, ``jobs`` at a time)
+    instead of two children per seed."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from cruxforge.seeds.validate import HASH_SEEDS, RunOptions, run_batch
+
+    opts = options or RunOptions(timeout=2.0)
+    probes = [[probe_seed(seed, a, i) for i, a in enumerate(ins)] for seed, ins in jobs]
+    flat = [p for ps in probes for p in ps]
+    if not flat:
+        return [[] for _ in jobs]
+    size = max(1, min(opts.batch_size, -(-len(flat) // max(1, opts.jobs))))
+    chunks = [flat[i : i + size] for i in range(0, len(flat), size)]
+    runs: dict[int, dict[str, dict[str, Any]]] = {h: {} for h in HASH_SEEDS}
+    with ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
+        work = [(h, pool.submit(run_batch, c, h, opts)) for c in chunks for h in HASH_SEEDS]
+        for h, fut in work:
+            runs[h].update(fut.result())
+    return [_agreed(ps, [runs[h] for h in HASH_SEEDS]) for ps in probes]
+
+
+def _agreed(probes: Sequence[Seed], runs: Sequence[dict[str, dict[str, Any]]]) -> list[Any]:
+    """Per probe, its result when both runs agree on it, else why not (an Exception)."""
+    from cruxforge.seeds._runner import strict_key
     from cruxforge.values import from_wire
 
-    if not inputs:
-        return []
-    opts = options or RunOptions(timeout=2.0)
-    probes = [probe_seed(seed, a, i) for i, a in enumerate(inputs)]
-    runs = [run_batch(probes, h, opts) for h in HASH_SEEDS]
     out: list[Any] = []
     for p in probes:
         recs = [r.get(p.id) for r in runs]

@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from cruxforge.models import Reason, SeedCheck, TypedSeed
+from cruxforge.progress import tracker
 from cruxforge.translators.reference import BenchmarkItem, read_benchmark
 from runtimes.backend import Backend, Program, RunResult
 from transition_rules.engine import Unsupported, check_seed, harness_program, rules_for
@@ -59,10 +60,20 @@ def audit(
     rejected = {c.id: c.reason for c in checks if c.status == "rejected"}
     records: list[AuditRecord] = []
     bench = read_benchmark(benchmark, languages)
+    prog = tracker()
+    for lang, items in sorted(bench.items()):
+        prog.start(lang, len(items))
     for n_lang, (lang, items) in enumerate(sorted(bench.items())):
         if progress:
             progress(lang, n_lang, len(bench))
-        records.extend(_audit_language(lang, items, typed, rejected, backend))
+        prog.phase(lang, "running", 0, len(items))
+        recs = _audit_language(lang, items, typed, rejected, backend)
+        for r in recs:
+            ok = r.own_harness == "passed" and r.published_code in ("passed", "not_run")
+            prog.item(lang, "skipped" if r.own_harness == "skipped" else
+                      "validated" if ok else "failed")  # fmt: skip
+        prog.phase(lang, "done", 0, 0)
+        records.extend(recs)
     return records
 
 

@@ -23,6 +23,7 @@ def audit_command(
 ) -> None:
     """Run each item's function under cruxforge's own harness, and its code as published."""
     from cruxforge.audit import audit, summarize, write_audit
+    from cruxforge.progress_view import show_progress
     from cruxforge.seeds.check import check_file
     from cruxforge.translators.reference import BenchmarkError
     from runtimes.backend import get_backend
@@ -31,14 +32,8 @@ def audit_command(
     with console.status("checking seeds"):
         checks = check_file(seeds)
     try:
-        with get_backend(backend) as b, console.status("auditing") as status:
-            records = audit(
-                benchmark,
-                checks,
-                b,
-                langs,
-                progress=lambda lang, i, n: status.update(f"auditing {lang} ({i + 1}/{n})"),
-            )
+        with get_backend(backend) as b, show_progress(console, "audit"):
+            records = audit(benchmark, checks, b, langs)
     except BenchmarkError as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None

@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 import cruxforge
 from cruxforge.models import SeedCheck, TypedSeed
+from cruxforge.progress import tracker
 from cruxforge.store import ItemStore, canonical_json, cases_from_wire, cases_to_wire
 from cruxforge.translate.loop import ItemReport
 from transition_rules.engine import Case, published_id
@@ -40,7 +41,7 @@ MANIFEST_FORMAT = 1
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SEEDS = ROOT / "seeds" / "demo.jsonl"
 DEMO_LICENCE = "MIT: the demo seeds and their reference translations were written for cruxforge"
-REPORT_FIELDS = ("id", "lang", "status", "reason", "rounds", "tokens")
+REPORT_FIELDS = ("id", "lang", "status", "reason", "rounds", "tokens", "origin", "draft_note")
 
 
 class BuildSpec(BaseModel):
@@ -48,16 +49,19 @@ class BuildSpec(BaseModel):
 
     seeds: str
     languages: list[str]
-    translator: str = "reference"  # reference | llm | replay:DIR
+    translator: str = "reference"  # reference | llm | replay:DIR | none (drafts only)
     references: str | None = None
+    drafts: str | None = None  # an existing benchmark: round 0's answers (--drafts)
     model: str | None = None
     base_url: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
+    concurrency: int | None = None  # LLM requests in flight at once (LLMConfig.concurrency)
     llm_config: str | None = None  # TOML file of LLM settings
     max_repairs: int = 3
     agreement: int = 10
-    backend: str = "local"
+    backend: str = "batched"
+    refresh: bool = False  # recompute items the store holds
     release_name: str = "demo"
     version: str = "1"
     out_root: str = "artifacts"
@@ -126,6 +130,7 @@ def llm_settings(spec: BuildSpec) -> Any:
         "model": spec.model,
         "temperature": spec.temperature,
         "max_tokens": spec.max_tokens,
+        "concurrency": spec.concurrency,
     }
     tdir = spec.transcript_dir()
     if spec.translator_name == "replay" and tdir is not None:
@@ -153,7 +158,13 @@ def make_build_drafter(spec: BuildSpec) -> Any:
             llm_config=llm_settings(spec),
             transcript=spec.transcript_dir(),
         )
-    raise BuildError(f"unknown translator {spec.translator!r}; known: reference, llm, replay:DIR")
+    if name == "none":
+        if not spec.drafts:
+            raise BuildError("--translator none validates drafts only: give --drafts DIR")
+        return None
+    raise BuildError(
+        f"unknown translator {spec.translator!r}; known: reference, llm, replay:DIR, none"
+    )
 
 
 def translator_info(spec: BuildSpec) -> dict[str, Any]:
@@ -161,7 +172,17 @@ def translator_info(spec: BuildSpec) -> dict[str, Any]:
     from cruxforge.translate.prompts import prompts_hash
 
     info: dict[str, Any] = {"name": spec.translator_name, "prompts_hash": prompts_hash()}
-    if spec.translator_name == "reference":
+    if spec.drafts:
+        folder = Path(spec.drafts)
+        info["drafts"] = spec.drafts
+        info["draft_files"] = {
+            p.relative_to(folder).as_posix(): sha256_file(p)
+            for p in sorted([*folder.glob("*.jsonl"), *folder.glob("data/*.jsonl")])
+            if p.is_file()
+        }
+    if spec.translator_name == "none":
+        pass
+    elif spec.translator_name == "reference":
         refs = Path(spec.references or "")
         info["references"] = spec.references
         info["reference_files"] = {
@@ -181,10 +202,14 @@ def translator_info(spec: BuildSpec) -> dict[str, Any]:
 def translator_id(spec: BuildSpec, lang: str) -> dict[str, Any]:
     """What identifies the translator for one language's items in the store key."""
     info = translator_info(spec)
+    drafts = {"drafts": info["draft_files"]} if "draft_files" in info else {}
+    if info["name"] == "none":
+        return {"name": "none", **drafts}
     if info["name"] == "reference":
-        return {"name": "reference", "file": info["reference_files"].get(f"{lang}.jsonl")}
+        return {"name": "reference", "file": info["reference_files"].get(f"{lang}.jsonl"),
+                **drafts}  # fmt: skip
     keys = ("name", "model", "base_url", "temperature", "max_tokens", "prompts_hash")
-    return {k: info[k] for k in keys}
+    return {**{k: info[k] for k in keys}, **drafts}
 
 
 # ---------------------------------------------------------------- the steps
@@ -252,6 +277,32 @@ def compute_cases(spec: BuildSpec, typed: Sequence[TypedSeed]) -> dict[str, list
     return seed_cases(typed, spec.agreement, spec.store())
 
 
+def read_build_drafts(spec: BuildSpec) -> Any:
+    """The build's drafts folder, read (None without ``--drafts``)."""
+    if not spec.drafts:
+        return None
+    from cruxforge.translate.drafts import DraftsError, read_drafts
+
+    try:
+        return read_drafts(spec.drafts)
+    except DraftsError as e:
+        raise BuildError(str(e)) from None
+
+
+def drafts_problems(spec: BuildSpec, typed: Sequence[TypedSeed]) -> list[dict[str, Any]]:
+    """What in the drafts folder can't become an item (unknown ids, bad lines, ...)."""
+    drafts = read_build_drafts(spec)
+    if drafts is None:
+        return []
+    wanted = set(spec.languages)
+    drafts.check_ids({s.id for s in typed})
+    return [
+        {"where": p.where, "lang": p.lang, "id": p.id, "reason": p.reason}
+        for p in drafts.problems
+        if p.lang is None or p.lang in wanted
+    ]
+
+
 def translate_batch(
     spec: BuildSpec,
     typed: Sequence[TypedSeed],
@@ -259,7 +310,9 @@ def translate_batch(
     cases: Mapping[str, list[Case]],
     on_item: Callable[[ItemReport], None] | None = None,
 ) -> list[ItemReport]:
-    """One language's items, through the store: finished ones are read back."""
+    """One language's items, through the store: finished ones are read back; the rest go
+    through the repair loop in rounds (every answer of a round asked at once, every
+    program of a round in one ``execute`` call)."""
     from cruxforge.translate.run import translate_language
     from runtimes.backend import get_backend
 
@@ -275,10 +328,9 @@ def translate_batch(
             on_item,
             store=spec.store(),
             translator_id=translator_id(spec, lang),
+            drafts=read_build_drafts(spec),
+            refresh=spec.refresh,
         )
-    client = getattr(drafter, "client", None)
-    if client is not None:
-        client.close()
     return reports
 
 
@@ -289,8 +341,17 @@ def unavailable_reports(typed: Sequence[TypedSeed], lang: str, reason: str) -> l
     ]
 
 
-def build_release(spec: BuildSpec, on_item: Callable[[ItemReport], None] | None = None) -> Path:
-    """The whole build without an orchestrator (the ``build`` flow runs these as tasks)."""
+def build_release(
+    spec: BuildSpec,
+    on_item: Callable[[ItemReport], None] | None = None,
+    workers: int | None = None,
+) -> Path:
+    """The whole build without an orchestrator (the ``build`` flow runs these as tasks):
+    languages side by side, ``workers`` at once (default: all)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cruxforge.llm.client import close_shared
+
     langs = resolve_languages(spec.languages)
     make_build_drafter(spec)  # fail early on a bad translator
     status = runtime_status(spec.backend, langs)
@@ -298,12 +359,17 @@ def build_release(spec: BuildSpec, on_item: Callable[[ItemReport], None] | None 
     typed = [c.typed for c in checks if c.typed is not None]
     cases = compute_cases(spec, typed)
     reports: dict[str, list[ItemReport]] = {}
+    ready = [x for x in langs if status[x]["available"]]
+    with ThreadPoolExecutor(max_workers=max(1, workers or len(ready) or 1)) as pool:
+        done = dict(zip(ready, pool.map(lambda x: translate_batch(spec, typed, x, cases, on_item),
+                                        ready)))  # fmt: skip
+    close_shared()
     for lang in langs:
-        if status[lang]["available"]:
-            reports[lang] = translate_batch(spec, typed, lang, cases, on_item)
+        if lang in done:
+            reports[lang] = done[lang]
         else:
             reports[lang] = unavailable_reports(typed, lang, status[lang]["reason"] or "")
-    return write_release(spec, checks, cases, status, reports)
+    return write_release(spec, checks, cases, status, reports, drafts_problems(spec, typed))
 
 
 # ---------------------------------------------------------------- writing
@@ -362,8 +428,10 @@ def write_release(
     cases: Mapping[str, list[Case]],
     status: Mapping[str, Mapping[str, Any]],
     reports: Mapping[str, Sequence[ItemReport]],
+    problems: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
-    """Write the release into a temp dir beside it, then move it into place."""
+    """Write the release into a temp dir beside it, then move it into place.
+    ``problems``: what in the drafts folder could not become an item."""
     import pandas as pd
 
     from transition_rules.engine import rules_hash
@@ -386,12 +454,14 @@ def write_release(
             reason = f"seed_rejected: {c.reason.code}: {c.reason.message}" if c.reason else ""
             report_rows.append(
                 {"id": c.id, "lang": lang, "status": "skipped", "reason": reason,
-                 "rounds": 0, "tokens": 0}
+                 "rounds": 0, "tokens": 0, "origin": None, "draft_note": ""}
             )  # fmt: skip
         if status[lang]["available"]:
             items[lang] = published_items(typed, reports[lang], lang)
             _jsonl(tmp / f"{lang}.jsonl", items[lang])
     _jsonl(tmp / "report.jsonl", report_rows)
+    if spec.drafts:
+        _jsonl(tmp / "drafts_problems.jsonl", problems)
     rows = [
         {"lang": lang, "id": str(it["id"]), **{k: it[k] for k in it if k != "id"}}
         for lang, its in items.items()
@@ -418,6 +488,10 @@ def write_release(
     for lang in langs:
         counts[lang]["skipped"] += len(rejected)
         counts[lang]["rounds"] = sum(r.rounds for r in reports[lang] if r.status == "validated")
+        if spec.drafts:
+            ok = [r for r in reports[lang] if r.status == "validated"]
+            counts[lang]["from_draft"] = sum(r.origin == "draft" for r in ok)
+            counts[lang]["draft_repaired"] = sum(r.origin == "draft+repair" for r in ok)
     translator = translator_info(spec)
     manifest: dict[str, Any] = {
         "kind": MANIFEST_KIND,
@@ -431,6 +505,8 @@ def write_release(
             "max_repairs": spec.max_repairs,
             "agreement": spec.agreement,
             "translator": spec.translator,
+            "drafts": spec.drafts,
+            "drafts_problems": len(problems) if spec.drafts else None,
         },
         "seeds": {
             "file": Path(spec.seeds).name,
@@ -466,11 +542,16 @@ def write_release(
 
 def _card(spec: BuildSpec, m: Mapping[str, Any]) -> str:
     t = m["translator"]
-    model = (
-        f"model `{t['model']}` (temperature {t['temperature']}, max_tokens {t['max_tokens']})"
-        if t["name"] != "reference"
-        else f"reference translations from `{t['references']}`"
-    )
+    if t["name"] == "reference":
+        model = f"reference translations from `{t['references']}`"
+    elif t["name"] == "none":
+        model = "none (drafts validated, not repaired)"
+    else:
+        model = (
+            f"model `{t['model']}` (temperature {t['temperature']}, max_tokens {t['max_tokens']})"
+        )
+    if t.get("drafts"):
+        model += f"; round-0 answers from the drafts in `{t['drafts']}`"
     lines = [
         f"# {m['name']} {m['version']}",
         "",
@@ -504,6 +585,16 @@ def _card(spec: BuildSpec, m: Mapping[str, Any]) -> str:
         f"(flakiness check) on the `{spec.backend}` sandbox backend.",
         "- `manifest.json` records every version and hash; `report.jsonl` has one record "
         "per seed and language; `cruxforge release verify <this dir>` re-runs every item.",
+        *(
+            [
+                "- With drafts, `report.jsonl` says per item where it came from (`origin`: "
+                "`draft` = the draft unchanged, `draft+repair` = repaired in `rounds` rounds) "
+                "or why it was dropped (`reason`, `draft_note`); `drafts_problems.jsonl` "
+                "lists draft lines that name no seed or can't be read.",
+            ]
+            if t.get("drafts")
+            else []
+        ),
         "",
         "## Files",
         "",
@@ -631,10 +722,15 @@ def verify_release(
             programs.append((iid, prog))
         if not rerun or not programs:
             continue
+        bar = tracker()
+        bar.start(lang, len(programs))
+        bar.phase(lang, "running", 0, len(programs))
         with get_backend(backend_name) as b:
             results = b.execute([p for _, p in programs])
+        bar.phase(lang, "done", 0, 0)
         for (iid, _), res in zip(programs, results):
             run += 1
+            bar.item(lang, "validated" if res.passed else "failed")
             if res.passed:
                 passed += 1
                 continue

@@ -26,7 +26,10 @@ def prefect_env() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # the ephemeral server's first start can exceed Prefect's 20 s default on a busy host
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # INFO reaches the run's logs in the Prefect UI; the terminal shows warnings only
+    # (progress bars show the rest)
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     # cruxforge's own loggers (a wait for a sandbox slot, ...) reach the terminal and the
     # run's logs in the Prefect UI
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "cruxforge")
@@ -36,17 +39,35 @@ def build_command(
     seeds: Annotated[Path, typer.Option(help="seed file (CRUXEval JSONL or .py)")],
     languages: Annotated[str, typer.Option(help="comma-separated language ids, or 'all'")] = "all",
     translator: Annotated[
-        str, typer.Option(help="reference | llm | replay:DIR (a release's transcript)")
+        str,
+        typer.Option(
+            help="reference | llm | replay:DIR (a release's transcript) | none (with --drafts: "
+            "validate drafts, repair nothing)"
+        ),
     ] = "reference",
     references: Annotated[
         Path | None, typer.Option(help="reference translations folder (reference translator)")
     ] = None,
+    drafts: Annotated[
+        Path | None,
+        typer.Option(
+            help="an existing benchmark (CRUXEval-X folder, release, MultiPL-E-style folder): "
+            "its functions are round 0's answers; failing ones go to the translator for repair"
+        ),
+    ] = None,
     model: Annotated[str | None, typer.Option(help="model name (llm)")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (llm)")] = None,
     temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="answer length limit (llm)")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="LLM requests in flight at once (default 16)")
+    ] = None,
+    llm_config: Annotated[
+        Path | None, typer.Option(help="TOML file of LLM settings (see docs/flows.md)")
+    ] = None,
     max_repairs: Annotated[int, typer.Option(help="repair rounds after the first draft")] = 3,
     agreement: Annotated[int, typer.Option(help="generated test inputs per seed")] = 10,
-    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "local",
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "batched",
     release_name: Annotated[str, typer.Option(help="release name")] = "demo",
     version: Annotated[str, typer.Option(help="release version")] = "1",
     out_root: Annotated[Path, typer.Option(help="releases go to OUT_ROOT/NAME/VERSION")] = Path(
@@ -56,7 +77,12 @@ def build_command(
         Path | None, typer.Option(help="item store + transcript (default OUT_ROOT/NAME/.work)")
     ] = None,
     seeds_licence: Annotated[str | None, typer.Option(help="licence of the seeds")] = None,
-    workers: Annotated[int, typer.Option(help="language batches run at once")] = 2,
+    refresh: Annotated[
+        bool, typer.Option(help="recompute every item, even those the item store holds")
+    ] = False,
+    workers: Annotated[
+        int, typer.Option(help="languages worked on at once (0: all of them)")
+    ] = 0,
     dask_address: Annotated[
         str | None, typer.Option(help="run tasks on this Dask scheduler (tcp://host:8786)")
     ] = None,
@@ -64,19 +90,28 @@ def build_command(
 ) -> None:
     """Build a release with the ``build`` flow on Prefect's local engine (resumable)."""
     prefect_env()
-    from cruxforge.release import BuildError, BuildSpec, make_build_drafter, resolve_languages
+    from cruxforge.release import (
+        BuildError,
+        BuildSpec,
+        make_build_drafter,
+        read_build_drafts,
+        resolve_languages,
+    )
 
+    params: dict[str, Any] = dict(
+        translator=translator, references=str(references) if references else None,
+        drafts=str(drafts) if drafts else None, model=model, base_url=base_url,
+        temperature=temperature, max_tokens=max_tokens, concurrency=concurrency,
+        llm_config=str(llm_config) if llm_config else None, max_repairs=max_repairs,
+        agreement=agreement, backend=backend, release_name=release_name, version=version,
+        out_root=str(out_root), work_dir=str(work_dir) if work_dir else None,
+        seeds_licence=seeds_licence, refresh=refresh,
+    )  # fmt: skip
     try:
         langs = resolve_languages(languages)
-        make_build_drafter(
-            BuildSpec(
-                seeds=str(seeds), languages=langs, translator=translator,
-                references=str(references) if references else None, model=model,
-                base_url=base_url, temperature=temperature,
-                work_dir=str(work_dir) if work_dir else None, out_root=str(out_root),
-                release_name=release_name,
-            )
-        )  # fmt: skip
+        spec = BuildSpec(seeds=str(seeds), languages=langs, **params)
+        make_build_drafter(spec)
+        read_build_drafts(spec)
     except (BuildError, ValueError, KeyError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
@@ -93,35 +128,30 @@ def build_command(
         runner = (
             DaskTaskRunner(address=dask_address)
             if dask_address
-            else DaskTaskRunner(cluster_kwargs={"n_workers": 1, "threads_per_worker": workers,
-                                                "processes": False})
+            else DaskTaskRunner(cluster_kwargs={"n_workers": 1, "threads_per_worker": workers
+                                                or len(langs), "processes": False})
         )  # fmt: skip
         flow = build.with_options(task_runner=runner)  # type: ignore[arg-type]
-    elif workers != 2:
+    elif workers:
         from prefect.task_runners import ThreadPoolTaskRunner
 
         flow = build.with_options(
             task_runner=ThreadPoolTaskRunner(max_workers=workers)  # type: ignore[arg-type]
         )
+    from cruxforge.progress import tracker
+    from cruxforge.progress_view import show_progress
+
     console.print("starting the build flow (Prefect local engine)...")
-    out = flow(
-        seeds=str(seeds),
-        languages=",".join(langs),
-        translator=translator,
-        references=str(references) if references else None,
-        model=model,
-        base_url=base_url,
-        temperature=temperature,
-        max_repairs=max_repairs,
-        agreement=agreement,
-        backend=backend,
-        release_name=release_name,
-        version=version,
-        out_root=str(out_root),
-        work_dir=str(work_dir) if work_dir else None,
-        seeds_licence=seeds_licence,
-    )
+    with show_progress(console, f"build {release_name} {version}"):
+        out = flow(seeds=str(seeds), languages=",".join(langs), **params)
     _print_summary(Path(out))
+    snap = tracker().snapshot()
+    reused = sum(p.reused for p in snap.langs.values())
+    if reused:
+        console.print(
+            f"reused {reused} items from cache (the item store in {spec.work / 'store'}, "
+            "made by this same code, seeds, translator and settings); --refresh recomputes them"
+        )
 
 
 def _print_summary(out: Path) -> None:
@@ -152,9 +182,11 @@ def verify_command(
     no_rerun: Annotated[bool, typer.Option(help="check hashes only")] = False,
 ) -> None:
     """Re-run every item of a release and check its manifest; non-zero on any mismatch."""
+    from cruxforge.progress_view import show_progress
     from cruxforge.release import verify_release
 
-    res = verify_release(directory, backend, rerun=not no_rerun)
+    with show_progress(console, f"verify {directory}"):
+        res = verify_release(directory, backend, rerun=not no_rerun)
     for p in res.problems:
         console.print(f"[red]mismatch:[/red] {p}", soft_wrap=True)
     console.print(

@@ -14,18 +14,26 @@ forever).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+)
 from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy
 from prefect.context import TaskRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from cruxforge.models import SeedCheck, TypedSeed
+from cruxforge.progress import tracker
 from cruxforge.release import (
     BuildSpec,
     check_seeds,
@@ -45,7 +53,9 @@ from flows.holder import label_slots
 from transition_rules.engine import Case
 
 INFRA_RETRIES = 2
-DEFAULT_WORKERS = 2
+# language batches at once: every language of a build, side by side (programs are bounded
+# by the host's sandbox slots and LLM requests by the client's concurrency, not by this)
+DEFAULT_WORKERS = 32
 
 
 class InfraFault(RuntimeError):
@@ -134,15 +144,45 @@ def cases_task(spec: BuildSpec, typed: list[TypedSeed]) -> dict[str, list[Case]]
     retry_condition_fn=_infra_only,
 )
 def translate_task(
-    spec: BuildSpec, typed: list[TypedSeed], lang: str, cases: dict[str, list[Case]]
+    spec: BuildSpec,
+    typed: list[TypedSeed],
+    lang: str,
+    cases: dict[str, list[Case]],
+    progress_id: str | None = None,
 ) -> list[ItemReport]:
     logger = get_run_logger()
-    reports = translate_batch(spec, typed, lang, cases)
+    reports = translate_batch(spec, typed, lang, cases, on_item=_progress_updater(progress_id))
     counts = {s: sum(r.status == s for r in reports) for s in ("validated", "failed", "skipped")}
-    logger.info("%s: %s", lang, counts)
+    logger.info("%s: %s (%d read back from the item store)", lang, counts,
+                sum(r.reused for r in reports))  # fmt: skip
     if any(is_infra_fault(r) for r in reports):
         raise InfraFault(lang, reports)  # retried; finished items come from the store
     return reports
+
+
+def _progress_updater(progress_id: str | None) -> Any:
+    """An ``on_item`` that moves the build's progress artifact, at most every 2 s."""
+    if progress_id is None:
+        return None
+    from uuid import UUID
+
+    from prefect.artifacts import update_progress_artifact
+
+    last = [0.0]
+    lock = threading.Lock()
+
+    def update(_report: ItemReport) -> None:
+        snap = tracker().snapshot()
+        now = time.monotonic()
+        with lock:
+            if now - last[0] < 2.0 and snap.done < snap.total:
+                return
+            last[0] = now
+        # a progress bar is never worth failing a build
+        with contextlib.suppress(Exception):
+            update_progress_artifact(UUID(progress_id), 100.0 * snap.done / max(1, snap.total))
+
+    return update
 
 
 @task(name="write-release")
@@ -152,8 +192,9 @@ def release_task(
     cases: dict[str, list[Case]],
     status: dict[str, dict[str, Any]],
     reports: dict[str, list[ItemReport]],
+    problems: list[dict[str, Any]],
 ) -> str:
-    return str(write_release(spec, checks, cases, status, reports))
+    return str(write_release(spec, checks, cases, status, reports, problems))
 
 
 def _summary(reports: dict[str, list[ItemReport]]) -> list[dict[str, Any]]:
@@ -168,6 +209,8 @@ def _summary(reports: dict[str, list[ItemReport]]) -> list[dict[str, Any]]:
                 "skipped": sum(r.status == "skipped" for r in rs),
                 "repair rounds": sum(r.rounds for r in done),
                 "validated after repair": sum(r.rounds > 0 for r in done),
+                "from draft unchanged": sum(r.origin == "draft" for r in done),
+                "reused from store": sum(r.reused for r in rs),
                 "tokens": sum(r.tokens for r in rs),
             }
         )
@@ -181,6 +224,7 @@ def artifact_key(name: str) -> str:
 
 @flow(
     name="build",
+    flow_run_name="build-{release_name}-{version}",
     task_runner=ThreadPoolTaskRunner(max_workers=DEFAULT_WORKERS),  # type: ignore[arg-type]
     persist_result=True,
     log_prints=True,
@@ -190,19 +234,27 @@ def build(
     languages: str = "py,js",
     translator: str = "reference",
     references: str | None = "seeds/demo_reference",
+    drafts: str | None = None,
     model: str | None = None,
     base_url: str | None = None,
     temperature: float | None = None,
+    max_tokens: int | None = None,
+    concurrency: int | None = None,
+    llm_config: str | None = None,
     max_repairs: int = 3,
     agreement: int = 10,
-    backend: str = "local",
+    backend: str = "batched",
     release_name: str = "demo",
     version: str = "1",
     out_root: str = "artifacts",
     work_dir: str | None = None,
     seeds_licence: str | None = None,
+    refresh: bool = False,
 ) -> str:
     """Build a release; returns its directory. ``languages``: comma-separated ids or 'all'."""
+    from cruxforge.llm.client import close_shared
+    from cruxforge.release import drafts_problems, make_build_drafter
+
     logger = get_run_logger()
     langs = resolve_languages(languages)
     spec = BuildSpec(
@@ -210,9 +262,13 @@ def build(
         languages=langs,
         translator=translator,
         references=references,
+        drafts=drafts,
         model=model,
         base_url=base_url,
         temperature=temperature,
+        max_tokens=max_tokens,
+        concurrency=concurrency,
+        llm_config=llm_config,
         max_repairs=max_repairs,
         agreement=agreement,
         backend=backend,
@@ -221,19 +277,32 @@ def build(
         out_root=out_root,
         work_dir=work_dir,
         seeds_licence=seeds_licence,
+        refresh=refresh,
     )
-    from cruxforge.release import make_build_drafter
-
     make_build_drafter(spec)  # a bad translator or model config fails here, before any work
     label_slots(f"build {release_name} {version}")
     status_f = check_runtimes_task.submit(backend, langs)
     checks = seeds_task(seeds)
     typed = [c.typed for c in checks if c.typed is not None]
     logger.info("seeds: %d ok, %d rejected", len(typed), len(checks) - len(typed))
+    problems = drafts_problems(spec, typed)
+    for p in problems[:20]:
+        logger.warning("drafts: %s %s %s: %s", p["where"], p["lang"] or "", p["id"] or "",
+                       p["reason"])  # fmt: skip
+    if len(problems) > 20:
+        logger.warning("drafts: %d more problems (drafts_problems.jsonl)", len(problems) - 20)
     cases = cases_task(spec, typed)
     status = status_f.result()
+    progress_id = str(
+        create_progress_artifact(
+            0.0,
+            key=artifact_key(release_name) + "-progress",
+            description=f"Items finished in build {release_name} {version}",
+        )
+    )
+    task = translate_task.with_options(refresh_cache=True) if refresh else translate_task
     futures = {
-        lang: translate_task.submit(spec, typed, lang, cases)
+        lang: task.submit(spec, typed, lang, cases, progress_id)
         for lang in langs
         if status[lang]["available"]
     }
@@ -247,13 +316,18 @@ def build(
         state = futures[lang].state
         if state.is_completed():
             reports[lang] = futures[lang].result()
+            if state.name == "Cached":  # Prefect's cache answered the whole language
+                reports[lang] = [r.model_copy(update={"reused": True}) for r in reports[lang]]
+                for r in reports[lang]:
+                    tracker().item(lang, r.status, reused=True)
         else:
             err = state.result(raise_on_failure=False)
             if not isinstance(err, InfraFault):
                 raise err if isinstance(err, BaseException) else RuntimeError(str(err))
             logger.error("%s: infrastructure faults after retries: %s", lang, err)
             reports[lang] = err.reports
-    out = release_task(spec, checks, cases, status, reports)
+    close_shared()
+    out = release_task(spec, checks, cases, status, reports, problems)
     rows = _summary(reports)
     create_table_artifact(
         table=rows,

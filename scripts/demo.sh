@@ -3,13 +3,15 @@
 # release offline: the demo seeds are validated and typed, given agreement test cases,
 # translated with the project's own reference translations (seeds/demo_reference) and
 # validated by execution in every language with a runtime here, on Prefect's local engine
-# and the `auto` sandbox backend (each language on the host's toolchain, in Docker where
-# the host has none, e.g. Swift); the release goes to artifacts/demo/<version>/ and is then
+# and the batched engine over the `auto` sandbox backend (each language on the host's
+# toolchain, in Docker where the host has none, e.g. Swift); the release goes to
+# artifacts/demo/<version>/ and is then
 # verified (every item re-run through the batched engine, manifest checked) and audited
 # as published.
 #   CRUXFORGE_SKIP_SETUP=1      skip the installers (a machine already set up)
 #   CRUXFORGE_DEMO_LANGUAGES    languages to build (default: all)
-#   CRUXFORGE_DEMO_BACKEND      auto (default), local or docker
+#   CRUXFORGE_DEMO_BACKEND      batched (default: the batched engine over auto), auto, local
+#                               or docker
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false
@@ -20,7 +22,7 @@ if [ "${CRUXFORGE_SKIP_SETUP:-0}" != 1 ]; then
     bash scripts/setup.sh
 fi
 langs="${CRUXFORGE_DEMO_LANGUAGES:-all}"
-backend="${CRUXFORGE_DEMO_BACKEND:-auto}"
+backend="${CRUXFORGE_DEMO_BACKEND:-batched}"
 version=1
 out=artifacts/demo
 rel="$out/$version"

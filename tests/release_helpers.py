@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +33,6 @@ def export_demo(out: Path, languages: str) -> Path:
     return out
 
 
-def seed_codes(path: Path) -> list[str]:
-    return [json.loads(x)["code"].strip() for x in path.read_text().splitlines() if x.strip()]
-
-
 def python_of(body: dict[str, Any]) -> str:
     """The Python function a translate request asks about (its first ```python block)."""
     user = next(m["content"] for m in body["messages"] if m["role"] == "user")
@@ -43,31 +40,11 @@ def python_of(body: dict[str, Any]) -> str:
 
 
 class PythonTranslator:
-    """Script for ScriptedChatServer: answers with the seed's own code as a Python block.
-
-    ``gate_on``: a request for that seed code blocks until ``release()`` (once), and sets
-    ``blocked``: a test can kill a build while it waits for that answer.
-    """
-
-    def __init__(self, gate_on: str | None = None) -> None:
-        self.gate_on = gate_on
-        self.blocked = threading.Event()
-        self._open = threading.Event()
-
-    def release(self) -> None:
-        self.gate_on = None
-        self._open.set()
+    """Script for ScriptedChatServer: answers with the seed's own code as a Python block."""
 
     def __call__(self, body: dict[str, Any]) -> Reply:
         code = python_of(body)
-        if self.gate_on is not None and code == self.gate_on:
-            self.blocked.set()
-            self._open.wait(600)
         return Reply.answer(f"```python\n{code}\n```", prompt_tokens=50, completion_tokens=20)
-
-
-def request_id(body: dict[str, Any]) -> str:
-    return json.dumps(body["messages"], sort_keys=True)
 
 
 class ReferenceChat:
@@ -85,6 +62,7 @@ class ReferenceChat:
         self,
         faulty: set[tuple[str, str]] | None = None,
         gate: set[tuple[str, str]] | None = None,
+        delay_s: float = 0.0,
     ) -> None:
         from cruxforge.translators.reference import read_benchmark
         from runtimes.spec import LANGUAGES
@@ -99,6 +77,7 @@ class ReferenceChat:
         seeds = [json.loads(x) for x in DEMO_SEEDS.read_text().splitlines() if x.strip()]
         self.id_of = {s["code"].strip(): s["id"] for s in seeds}
         self.faulty = faulty or set()
+        self.delay_s = delay_s
         self.gate = gate or set()
         self._open = threading.Event()
         self._lock = threading.Lock()
@@ -124,6 +103,15 @@ class ReferenceChat:
         code = self.refs[(sid, lang)]
         if (lang, sid) in self.faulty and users == 1:
             code = self.refs[("demo_0" if sid != "demo_0" else "demo_3", lang)]
+        if self.delay_s:
+            time.sleep(self.delay_s)
         with self._lock:
             self.answered += 1
         return Reply.answer(f"```\n{code}\n```", prompt_tokens=50, completion_tokens=20)
+
+
+def typed_seeds(path: Path) -> list[Any]:
+    """The typed seeds of a seed file (validated by the real seed checker)."""
+    from cruxforge.seeds.check import check_file
+
+    return [c.typed for c in check_file(path) if c.typed is not None]

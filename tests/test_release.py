@@ -51,7 +51,7 @@ def test_release_files(release: Path) -> None:
         assert set(it) == {"id", "code", "input_reasoning", "output_reasoning"}
         assert "def f(" in it["code"] and "assert" in it["code"]
     report = [json.loads(x) for x in (release / "report.jsonl").read_text().splitlines()]
-    fields = ("id", "lang", "status", "reason", "rounds", "tokens")
+    fields = ("id", "lang", "status", "reason", "rounds", "tokens", "origin", "draft_note")
     assert [tuple(r) for r in report] == [fields] * 2
     assert [(r["id"], r["status"]) for r in report] == [
         ("demo_0", "validated"),

@@ -81,7 +81,9 @@ def evaluate_command(
             answerer = model_answerer(client, shots)
             name = config.model
             concurrency = config.concurrency
-        with get_backend(backend) as b:
+        from cruxforge.progress_view import show_progress
+
+        with get_backend(backend) as b, show_progress(console, f"evaluate {name}"):
             scores = evaluate_release(
                 release,
                 out,

@@ -15,6 +15,7 @@ from cruxforge.evaluate.items import TASKS, EvalItem, MaskNotFound, Task, read_r
 from cruxforge.evaluate.predictions import Predictions
 from cruxforge.evaluate.prompts import build_prompt, extract_answer, pick_shots, prompts_hash
 from cruxforge.evaluate.score import score, scores_markdown, scores_table
+from cruxforge.progress import tracker
 from runtimes.backend import Backend
 
 
@@ -71,17 +72,27 @@ def evaluate_release(
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(it, task, pool) for pool in items.values() for it in pool for task in tasks]
 
+    prog = tracker()
+    for lang, pool in items.items():
+        prog.start(lang, len(pool) * len(tasks))
+        prog.phase(lang, "asking", 0, len(pool) * len(tasks))
+
     def ask(job: tuple[EvalItem, Task, list[EvalItem]]) -> Asked:
         a = answerer(*job)
+        prog.item(job[0].lang, "validated" if a.answer is not None else "failed")
         if on_progress:
             on_progress(1)
         return a
 
     with ThreadPoolExecutor(max(1, concurrency)) as ex:
         asked = list(ex.map(ask, jobs))
+    for lang, pool in items.items():
+        prog.phase(lang, "running", 0, len(pool) * len(tasks))
     outcomes = check_answers(
         backend, [(it, task, a.answer) for (it, task, _), a in zip(jobs, asked)]
     )
+    for lang in items:
+        prog.phase(lang, "done", 0, 0)
     records = [_record(model, o, a) for o, a in zip(outcomes, asked)]
     with (out / "results.jsonl").open("w", encoding="utf-8") as f:
         for r in records:

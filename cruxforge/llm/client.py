@@ -8,12 +8,13 @@ turn them into diagnostics; they are not cached, so a rerun asks again.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
@@ -22,6 +23,7 @@ from pydantic import BaseModel
 
 from cruxforge.llm.config import LLMConfig
 from cruxforge.llm.transcript import ChatRequest, ChatResponse, TranscriptCache, request_key
+from cruxforge.progress import tracker
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,12 @@ class Usage:
     requests: int = 0  # live answers received (retries not counted)
     cache_hits: int = 0
     retries: int = 0
+    in_flight: int = 0  # HTTP requests under way now
+    most_in_flight: int = 0  # the most ever under way at once
+
+
+def _norm(url: str | None) -> str | None:
+    return url.rstrip("/") if url else url
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -150,6 +158,8 @@ class ChatClient:
         key = request_key(request)
         if self.cache is not None:
             record = self.cache.get(key)
+            if record is not None and not self._same_endpoint(record.endpoint):
+                record = None  # another endpoint's answer: ask this one (and keep its answer)
             if record is not None:
                 self._count(cache_hits=1)
                 return self._result(record.response, key, True, start, 0)
@@ -164,8 +174,13 @@ class ChatClient:
         # every answer is recorded, empty and truncated ones included: the repair loop turns
         # them into diagnostics, and a resumed or replayed build must see the same answer
         if self.cache is not None:
-            self.cache.put(request, response, purpose=purpose)
+            self.cache.put(request, response, purpose=purpose, endpoint=_norm(self.config.base_url))
         return self._result(response, key, False, start, attempts)
+
+    def _same_endpoint(self, endpoint: str | None) -> bool:
+        """A live client answers from the transcript only what its own endpoint said; a
+        replay (and a record from before endpoints were recorded) takes any."""
+        return self.mode == "replay" or endpoint is None or endpoint == _norm(self.config.base_url)
 
     @staticmethod
     def _result(r: ChatResponse, key: str, cached: bool, start: float, attempts: int) -> ChatResult:
@@ -204,7 +219,7 @@ class ChatClient:
         for attempt in range(1, total + 1):
             retry_after: float | None = None
             try:
-                with self._slots:
+                with self._slots, self._flying():
                     resp = sdk.chat.completions.create(
                         model=request.model,
                         messages=cast(Any, request.messages),
@@ -241,6 +256,22 @@ class ChatClient:
             self._sleep(delay)
         raise AssertionError("unreachable")
 
+    @contextlib.contextmanager
+    def _flying(self) -> Iterator[None]:
+        """Count a request in flight (the client's usage and the progress display)."""
+        with self._lock:
+            u = self._usage
+            self._usage = replace(
+                u, in_flight=u.in_flight + 1, most_in_flight=max(u.most_in_flight, u.in_flight + 1)
+            )
+        tracker().request(+1)
+        try:
+            yield
+        finally:
+            tracker().request(-1)
+            with self._lock:
+                self._usage = replace(self._usage, in_flight=self._usage.in_flight - 1)
+
     @staticmethod
     def _parse(resp: Any) -> ChatResponse:
         choice = resp.choices[0] if resp.choices else None
@@ -253,11 +284,38 @@ class ChatClient:
         )
 
     def close(self) -> None:
-        if self._sdk is not None:
-            self._sdk.close()
+        """Close the connection pool; a later request opens a new one."""
+        with self._lock:
+            sdk, self._sdk = self._sdk, None
+        if sdk is not None:
+            sdk.close()
 
     def __enter__(self) -> ChatClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_shared: dict[tuple[str, str, str], ChatClient] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_client(config: LLMConfig, cache: TranscriptCache | None, mode: Mode) -> ChatClient:
+    """One client per (settings, transcript, mode) in this process, so every language of a
+    build shares one bound on requests in flight (``config.concurrency``)."""
+    where = str(cache.directory.resolve()) if cache is not None else ""
+    key = (config.model_dump_json(), where, mode)
+    with _shared_lock:
+        client = _shared.get(key)
+        if client is None:
+            client = _shared[key] = ChatClient(config, cache=cache, mode=mode)
+        return client
+
+
+def close_shared() -> None:
+    """Close every shared client's connections (they reopen if used again)."""
+    with _shared_lock:
+        clients = list(_shared.values())
+    for c in clients:
+        c.close()

@@ -36,7 +36,7 @@ class LLMConfig(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=2048, gt=0)
     timeout_s: float = Field(default=60.0, gt=0.0)
-    concurrency: int = Field(default=4, ge=1)
+    concurrency: int = Field(default=16, ge=1)  # requests in flight at once
     max_retries: int = Field(default=5, ge=0)
     backoff_base_s: float = Field(default=0.5, ge=0.0)
     backoff_max_s: float = Field(default=20.0, ge=0.0)

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import itertools
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -33,6 +34,7 @@ class Reply:
     retry_after: str | None = None
     delay_s: float = 0.0
     error_message: str = ""
+    drop: bool = False  # close the connection without answering
 
     @classmethod
     def answer(cls, text: str, prompt_tokens: int = 10, completion_tokens: int = 5) -> Reply:
@@ -48,6 +50,11 @@ class Reply:
         return cls(text=text, delay_s=delay_s)
 
     @classmethod
+    def dropped(cls) -> Reply:
+        """Closes the connection mid-request, as a crashing server would."""
+        return cls(text=None, drop=True)
+
+    @classmethod
     def empty(cls) -> Reply:
         return cls(text=None, completion_tokens=0)
 
@@ -57,6 +64,12 @@ class Reply:
 
 
 Script = Callable[[dict[str, Any]], Reply] | Iterable[Reply]
+
+
+class _Server(ThreadingHTTPServer):
+    # a build asks dozens of requests at once; the default backlog of 5 refuses some
+    request_queue_size = 256
+    daemon_threads = True
 
 EXHAUSTED = Reply.error(500, message="ScriptedChatServer: no scripted reply left")
 
@@ -74,10 +87,12 @@ class ScriptedChatServer:
         self.default = default
         self.requests: list[dict[str, Any]] = []  # JSON bodies of chat requests, in order
         self.authorizations: list[str] = []  # Authorization headers, to check what was sent
+        self.in_flight = 0  # chat requests being answered now
+        self.most_in_flight = 0  # the most ever answered at once
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ids = itertools.count(1)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._httpd = _Server(("127.0.0.1", port), self._handler_class())
         self._thread: threading.Thread | None = None
 
     @property
@@ -173,9 +188,23 @@ class ScriptedChatServer:
                     return
                 with server._lock:
                     server.authorizations.append(self.headers.get("Authorization", ""))
+                    server.in_flight += 1
+                    server.most_in_flight = max(server.most_in_flight, server.in_flight)
+                try:
+                    self._answer(body)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self, body: dict[str, Any]) -> None:
                 reply = server._next_reply(body)
                 if reply.delay_s and server._stop.wait(reply.delay_s):
                     return  # server shutting down
+                if reply.drop:
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 if reply.status != 200:
                     err = {"message": reply.error_message, "type": "scripted", "code": reply.status}
                     hdrs = {"Retry-After": reply.retry_after} if reply.retry_after else {}

@@ -45,6 +45,9 @@ class TranscriptRecord(BaseModel):
     response: ChatResponse
     timestamp: str
     purpose: str = ""
+    # the endpoint that answered (None in transcripts written before it was recorded): a
+    # live client takes only its own endpoint's answers, a replay takes any
+    endpoint: str | None = None
 
 
 class TranscriptError(RuntimeError):
@@ -86,7 +89,14 @@ class TranscriptCache:
             raise TranscriptError(f"transcript file {path} holds key {record.key}, not {key}")
         return record
 
-    def put(self, request: ChatRequest, response: ChatResponse, *, purpose: str = "") -> Path:
+    def put(
+        self,
+        request: ChatRequest,
+        response: ChatResponse,
+        *,
+        purpose: str = "",
+        endpoint: str | None = None,
+    ) -> Path:
         """Store one exchange atomically under its request key and return the file path."""
         key = request_key(request)
         record = TranscriptRecord(
@@ -95,6 +105,7 @@ class TranscriptCache:
             response=response,
             timestamp=datetime.now(UTC).isoformat(timespec="seconds"),
             purpose=purpose,
+            endpoint=endpoint,
         )
         path = self.path_for(key)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 
 from runtimes.backend import BACKEND_HELP
@@ -20,10 +19,18 @@ def translate_command(
     out: Annotated[Path, typer.Option(help="output folder: <lang>.jsonl, report.jsonl")],
     languages: Annotated[str, typer.Option(help="comma-separated language ids, or 'all'")] = "all",
     translator: Annotated[
-        str, typer.Option(help="llm | reference | replay:DIR (a recorded transcript)")
+        str,
+        typer.Option(help="llm | reference | replay:DIR (a recorded transcript) | none (drafts)"),
     ] = "llm",
     references: Annotated[
         Path | None, typer.Option(help="benchmark folder for the reference translator")
+    ] = None,
+    drafts: Annotated[
+        Path | None,
+        typer.Option(help="existing benchmark whose functions are round 0's answers"),
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="LLM requests in flight at once (default 16)")
     ] = None,
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible endpoint (or OPENAI_BASE_URL)")
@@ -39,11 +46,13 @@ def translate_command(
     transcript: Annotated[
         Path | None, typer.Option(help="transcript cache dir (default OUT/transcript)")
     ] = None,
-    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "local",
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "batched",
 ) -> None:
     """Translate every seed into every language, validating and repairing by execution."""
+    from cruxforge.progress_view import show_progress
     from cruxforge.seeds.check import check_file
     from cruxforge.translate.drafters import make_drafter
+    from cruxforge.translate.drafts import DraftsError, read_drafts
     from cruxforge.translate.loop import success_rates
     from cruxforge.translate.run import translate_all
     from runtimes.backend import get_backend
@@ -59,14 +68,19 @@ def translate_command(
     config = None
     try:
         if translator == "llm" or translator.startswith("replay"):
-            config = _llm_config(llm_config, base_url, model, api_key_env, temperature)
+            config = _llm_config(
+                llm_config, base_url, model, api_key_env, temperature, concurrency
+            )
+        if translator == "none" and drafts is None:
+            raise ValueError("--translator none validates drafts only: give --drafts DIR")
         drafter = make_drafter(
             translator,
             references=references,
             llm_config=config,
             transcript=transcript or out / "transcript",
         )
-    except (ValueError, KeyError) as e:
+        found = read_drafts(drafts) if drafts is not None else None
+    except (ValueError, KeyError, DraftsError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
     checks = check_file(seeds)
@@ -74,17 +88,14 @@ def translate_command(
     for c in checks:
         if c.status == "rejected" and c.reason is not None:
             console.print(f"[yellow]seed {c.id} rejected:[/yellow] {c.reason.message}")
-    with get_backend(backend) as b, Progress(console=console) as progress:
-        task = progress.add_task("translating", total=len(typed) * len(langs))
+    if found is not None:
+        found.check_ids({s.id for s in typed})
+        for p in found.problems:
+            if p.lang is None or p.lang in langs:
+                console.print(f"[yellow]drafts:[/yellow] {p.describe()}", soft_wrap=True)
+    with get_backend(backend) as b, show_progress(console, "translate"):
         reports = translate_all(
-            typed,
-            langs,
-            drafter,
-            b,
-            out,
-            max_repairs,
-            agreement,
-            on_item=lambda r: progress.advance(task),
+            typed, langs, drafter, b, out, max_repairs, agreement, drafts=found
         )
     table = Table(title=f"translations in {out}")
     for col in ("lang", "validated", "failed", "skipped", "success after round 0..N"):
@@ -107,6 +118,7 @@ def _llm_config(
     model: str | None,
     key_env: str,
     temperature: float | None,
+    concurrency: int | None = None,
 ):  # type: ignore[no-untyped-def]
     from cruxforge.llm.config import load_config
 
@@ -115,5 +127,6 @@ def _llm_config(
         "model": model,
         "api_key_env": key_env,
         "temperature": temperature,
+        "concurrency": concurrency,
     }
     return load_config(path, {k: v for k, v in overrides.items() if v is not None})

@@ -16,7 +16,7 @@ from cruxforge.translators import TranslationUnavailable
 from cruxforge.translators.reference import ReferenceTranslator
 from transition_rules.engine import render_stub, rules_for
 
-TRANSLATORS = ("llm", "replay", "reference")
+TRANSLATORS = ("llm", "replay", "reference", "none")
 
 
 class ReferenceDrafter:
@@ -71,22 +71,26 @@ def make_drafter(
     llm_config: Any = None,
     transcript: Path | None = None,
 ) -> Any:
-    """``reference`` (needs ``references``), ``llm``, or ``replay:DIR`` / ``replay``."""
+    """``reference`` (needs ``references``), ``llm``, ``replay:DIR`` / ``replay``, or
+    ``none`` (no translator: drafts are validated, not repaired; returns None)."""
     name, _, arg = spec.partition(":")
     if name == "reference":
         if references is None and not arg:
             raise ValueError("the reference translator needs --references DIR")
         return ReferenceDrafter(Path(arg) if arg else references)  # type: ignore[arg-type]
     if name in ("llm", "replay"):
-        from cruxforge.llm.client import ChatClient
+        from cruxforge.llm.client import ChatClient, Mode, shared_client
         from cruxforge.llm.transcript import TranscriptCache
 
         directory = Path(arg) if arg else transcript
         if name == "replay" and directory is None:
             raise ValueError("the replay translator needs a transcript: replay:DIR")
         cache = TranscriptCache(directory) if directory is not None else None
-        client = ChatClient(llm_config, cache=cache, mode="live" if name == "llm" else "replay")
-        return ChatDrafter(client, name)
+        mode: Mode = "live" if name == "llm" else "replay"
+        ChatClient(llm_config, cache=cache, mode=mode)  # a bad setting fails here, clearly
+        return ChatDrafter(shared_client(llm_config, cache, mode), name)
+    if name == "none":
+        return None
     raise UnknownTranslatorError(
         f"unknown translator {name!r}; known translators: {', '.join(TRANSLATORS)}"
     )

@@ -24,12 +24,13 @@ from cruxforge.models import TypedSeed
 from cruxforge.translate.prompts import (
     FEWSHOT_DIR,
     FEWSHOT_SEED,
+    fence,
     repair_message,
     translate_messages,
 )
 from cruxforge.translate.response import extract_function
 from cruxforge.values import canonical
-from runtimes.backend import Backend, RunResult, Verdict
+from runtimes.backend import Backend, Program, RunResult, Verdict
 from transition_rules.engine import (
     Case,
     Unsupported,
@@ -40,7 +41,7 @@ from transition_rules.engine import (
     rules_for,
 )
 
-FORMAT = 1
+FORMAT = 2  # 2: origin and draft_note
 MAX_CASES_SHOWN = 4
 
 
@@ -92,6 +93,11 @@ class ItemReport(BaseModel):
     tokens: int = 0
     n_cases: int = 0
     code: str | None = None  # the validated (or last) function
+    # where round 0's answer came from: "draft" (given, --drafts), "draft+repair" (a
+    # draft the drafter then repaired), or the drafter's name (llm, reference, replay)
+    origin: str | None = None
+    draft_note: str = ""  # why an item meant to start from a draft had none
+    reused: bool = False  # read back from the item store in this run (not recomputed)
     attempts: list[Attempt] = []
 
 
@@ -163,40 +169,92 @@ def fewshot_code(lang: str) -> dict[str, str]:
     return out
 
 
-def translate_item(
-    seed: TypedSeed,
-    lang: str,
-    cases: Sequence[Case],
-    drafter: Drafter,
-    backend: Backend,
-    max_repairs: int = 3,
-    on_attempt: Callable[[Attempt], None] | None = None,
-) -> ItemReport:
-    rules = rules_for(lang)
-    report = ItemReport(id=seed.id, lang=lang, status="failed", n_cases=len(cases))
-    try:
-        check_seed(rules, seed, list(cases))
-    except Unsupported as e:
-        report.status, report.reason = "skipped", f"{e.code}: {e.message}"
-        return report
-    stub = render_stub(rules, seed)
-    messages = translate_messages(seed, lang, stub, fewshot_code(lang))
-    rt = seed.signature.result_type()
-    forbidden = expected_literals(rules, cases[:1], rt, seed.code)
-    last_diag = ""
-    for rnd in range(max_repairs + 1):
-        t0 = time.monotonic()
+class ItemRun:
+    """One item's way through the loop, one step at a time, so a round engine can drive
+    many items at once (every answer of a round requested together, every program of a
+    round in one ``execute`` call) and a single item runs the same steps alone
+    (:func:`translate_item`). The item's conversation, attempts and verdict depend only on
+    its own answers and runs, never on which other items share its rounds.
+
+    ``draft``: round 0's answer given in advance (a function from an existing benchmark,
+    ``--drafts``); the drafter answers only the repair rounds. ``draft_note`` says why an
+    item that was to have a draft has none (the drafter then writes round 0).
+    """
+
+    def __init__(
+        self,
+        seed: TypedSeed,
+        lang: str,
+        cases: Sequence[Case],
+        max_repairs: int = 3,
+        *,
+        draft: str | None = None,
+        draft_note: str = "",
+        origin: str | None = None,
+    ) -> None:
+        self.seed, self.lang, self.cases, self.max_repairs = seed, lang, list(cases), max_repairs
+        self.rules = rules_for(lang)
+        self.draft = draft
+        self.report = ItemReport(
+            id=seed.id, lang=lang, status="failed", n_cases=len(cases), draft_note=draft_note
+        )
+        self.report.origin = "draft" if draft is not None else origin
+        self.done = False
+        self.round = 0
+        self.program: Program | None = None  # this round's program, when there is one
+        self._attempt: Attempt | None = None
+        self._next: dict[str, str] | None = None
+        self._last_diag = ""
+        self._t0 = 0.0
         try:
-            ans = drafter.answer(seed, lang, messages)
+            check_seed(self.rules, seed, list(cases))
+        except Unsupported as e:
+            self.report.status, self.report.reason = "skipped", f"{e.code}: {e.message}"
+            self.done = True
+            return
+        self.stub = render_stub(self.rules, seed)
+        self.messages = translate_messages(seed, lang, self.stub, fewshot_code(lang))
+        rt = seed.signature.result_type()
+        self.forbidden = expected_literals(self.rules, self.cases[:1], rt, seed.code)
+
+    # ------------------------------------------------------------ one round
+
+    def needs_drafter(self) -> bool:
+        """Whether this round's answer must come from the drafter (not a given draft)."""
+        return not self.done and not (self.round == 0 and self.draft is not None)
+
+    def answer(self, drafter: Drafter | None) -> Answer | DraftUnavailable:
+        """This round's answer (the given draft in round 0), or why there is none."""
+        if self.round == 0 and self.draft is not None:
+            return Answer(text=f"```{fence(self.lang)}\n{self.draft}\n```")
+        if drafter is None:
+            return DraftUnavailable("no translator to repair with (--translator none)")
+        try:
+            return drafter.answer(self.seed, self.lang, self.messages)
         except DraftUnavailable as e:
-            report.reason = f"no_answer: {e}"
-            report.rounds = max(0, rnd - 1)
-            return report
-        report.tokens += ans.prompt_tokens + ans.completion_tokens
-        messages = [*messages, {"role": "assistant", "content": ans.text}]
-        attempt = Attempt(
+            return e
+
+    def take_answer(self, ans: Answer | DraftUnavailable) -> Program | None:
+        """Read the round's answer; the program to run, or None (no usable code)."""
+        self._t0 = time.monotonic()
+        self.program = None
+        rnd = self.round
+        if isinstance(ans, DraftUnavailable):
+            if self.round > 0 and self.draft is not None and self.report.origin == "draft":
+                # the draft failed and nothing can repair it: say where it failed
+                self.report.reason = f"draft failed, not repaired ({ans}): {self._last_diag[:600]}"
+            else:
+                self.report.reason = f"no_answer: {ans}"
+            self.report.rounds = max(0, rnd - 1)
+            self.done = True
+            return None
+        if rnd > 0 and self.report.origin == "draft":
+            self.report.origin = "draft+repair"
+        self.report.tokens += ans.prompt_tokens + ans.completion_tokens
+        self.messages = [*self.messages, {"role": "assistant", "content": ans.text}]
+        self._attempt = Attempt(
             round=rnd,
-            messages_sent=len(messages) - 1,
+            messages_sent=len(self.messages) - 1,
             response=ans.text,
             finish_reason=ans.finish_reason,
             prompt_tokens=ans.prompt_tokens,
@@ -209,7 +267,11 @@ def translate_item(
             seconds=0.0,
         )
         ex = extract_function(
-            lang, ans.text, seed.entry, arity=len(seed.signature.params), forbidden=forbidden
+            self.lang,
+            ans.text,
+            self.seed.entry,
+            arity=len(self.seed.signature.params),
+            forbidden=self.forbidden,
         )
         if ans.finish_reason == "length" and ex.code is None:
             ex = type(ex)(
@@ -217,55 +279,121 @@ def translate_item(
                 "the answer was cut off (maximum length reached); answer with the function only",
             )
         if ex.code is None:
-            attempt.diagnosis = last_diag = ex.problem or "unusable answer"
-            next_msg = repair_message(
-                "repair_response", lang, problem=last_diag, entry=seed.entry, stub=stub
+            self._attempt.diagnosis = self._last_diag = ex.problem or "unusable answer"
+            self._next = repair_message(
+                "repair_response",
+                self.lang,
+                problem=self._last_diag,
+                entry=self.seed.entry,
+                stub=self.stub,
             )
+            return None
+        self._attempt.code = self.report.code = ex.code
+        self.program = harness_program(self.rules, self.seed, ex.code, self.cases)
+        return self.program
+
+    def take_result(self, res: RunResult) -> bool:
+        """Read the run of this round's program; True when it passed and must run again
+        (the flakiness check)."""
+        assert self._attempt is not None and self.program is not None
+        att = self._attempt
+        att.verdicts = [c.verdict.value for c in res.cases]
+        if res.verdict is Verdict.infra_error:
+            self.report.reason = f"infra_error: {res.cases[0].message if res.cases else ''}"
+            self.report.attempts.append(att)
+            self.done = True
+            return False
+        if res.passed:
+            return True
+        if res.verdict is Verdict.compile_error:
+            att.outcome = "compile_error"
+            diag = map_lines(
+                res.cases[0].message or res.compile_output, self.program.source, att.code or ""
+            )
+            att.diagnosis = self._last_diag = diag
+            stage = "run" if self.lang in interpreted_languages() else "compile"
+            self._next = repair_message("repair_compile", self.lang, diagnostics=diag, stage=stage)
         else:
-            attempt.code = report.code = ex.code
-            prog = harness_program(rules, seed, ex.code, list(cases))
+            att.outcome = "failing_cases"
+            att.diagnosis = self._last_diag = describe_failures(res, self.cases, self.seed)
+            self._next = repair_message("repair_cases", self.lang, cases=self._last_diag)
+        return False
+
+    def take_rerun(self, again: RunResult) -> None:
+        """Read the second run of a program that passed once."""
+        assert self._attempt is not None
+        att = self._attempt
+        if again.passed:
+            att.outcome = "validated"
+            att.seconds = round(time.monotonic() - self._t0, 3)
+            self.report.attempts.append(att)
+            self.report.status, self.report.rounds, self.report.reason = (
+                "validated",
+                self.round,
+                "",
+            )
+            self.done = True
+            return
+        if again.verdict is Verdict.infra_error:
+            self.take_result(again)
+            return
+        att.outcome = "flaky"
+        failures = describe_failures(again, self.cases, self.seed)
+        att.diagnosis = self._last_diag = "flaky: passed once, then on a second run: " + failures
+        self._next = repair_message("repair_cases", self.lang, cases=failures)
+
+    def end_round(self) -> None:
+        """Close the round: record the attempt and queue the repair message (or give up)."""
+        if self.done:
+            return
+        assert self._attempt is not None and self._next is not None
+        self._attempt.seconds = round(time.monotonic() - self._t0, 3)
+        self.report.attempts.append(self._attempt)
+        self.report.rounds = self.round
+        self._attempt = None
+        self.program = None
+        if self.round >= self.max_repairs:
+            self.report.reason = (
+                f"not validated after {self.max_repairs} repair rounds: {self._last_diag[:600]}"
+            )
+            if self.report.origin in ("draft", "draft+repair") and self.round == 0:
+                self.report.reason = f"draft failed: {self._last_diag[:600]}"
+            self.done = True
+            return
+        self.messages = [*self.messages, self._next]
+        self._next = None
+        self.round += 1
+
+
+def translate_item(
+    seed: TypedSeed,
+    lang: str,
+    cases: Sequence[Case],
+    drafter: Drafter | None,
+    backend: Backend,
+    max_repairs: int = 3,
+    on_attempt: Callable[[Attempt], None] | None = None,
+    *,
+    draft: str | None = None,
+) -> ItemReport:
+    """One item alone: each round's program runs as its own ``execute`` call (the serial
+    loop; builds drive many items at once with :mod:`cruxforge.translate.rounds`)."""
+    run = ItemRun(
+        seed, lang, cases, max_repairs, draft=draft, origin=getattr(drafter, "name", None)
+    )
+    while not run.done:
+        n = len(run.report.attempts)
+        prog = run.take_answer(run.answer(drafter))
+        if prog is not None:
             (res,) = backend.execute([prog])
-            attempt.verdicts = [c.verdict.value for c in res.cases]
-            if res.verdict is Verdict.infra_error:
-                report.reason = f"infra_error: {res.cases[0].message if res.cases else ''}"
-                report.attempts.append(attempt)
-                return report
-            if res.passed:
+            if run.take_result(res):
                 (again,) = backend.execute([prog])
-                if again.passed:
-                    attempt.outcome = "validated"
-                    attempt.seconds = round(time.monotonic() - t0, 3)
-                    report.attempts.append(attempt)
-                    if on_attempt:
-                        on_attempt(attempt)
-                    report.status, report.rounds, report.reason = "validated", rnd, ""
-                    return report
-                attempt.outcome = "flaky"
-                attempt.diagnosis = last_diag = (
-                    "flaky: passed once, then on a second run: "
-                    + describe_failures(again, cases, seed)
-                )
-                next_msg = repair_message(
-                    "repair_cases", lang, cases=describe_failures(again, cases, seed)
-                )
-            elif res.verdict is Verdict.compile_error:
-                attempt.outcome = "compile_error"
-                diag = map_lines(res.cases[0].message or res.compile_output, prog.source, ex.code)
-                attempt.diagnosis = last_diag = diag
-                stage = "compile" if rules_for(lang).lang not in _INTERPRETED else "run"
-                next_msg = repair_message("repair_compile", lang, diagnostics=diag, stage=stage)
-            else:
-                attempt.outcome = "failing_cases"
-                attempt.diagnosis = last_diag = describe_failures(res, cases, seed)
-                next_msg = repair_message("repair_cases", lang, cases=last_diag)
-        attempt.seconds = round(time.monotonic() - t0, 3)
-        report.attempts.append(attempt)
+                run.take_rerun(again)
+        run.end_round()
         if on_attempt:
-            on_attempt(attempt)
-        report.rounds = rnd
-        messages = [*messages, next_msg]
-    report.reason = f"not validated after {max_repairs} repair rounds: {last_diag[:600]}"
-    return report
+            for a in run.report.attempts[n:]:
+                on_attempt(a)
+    return run.report
 
 
 def expected_literals(rules: Any, cases: Sequence[Case], rt: Any, python: str) -> list[str]:
@@ -288,7 +416,13 @@ def expected_literals(rules: Any, cases: Sequence[Case], rt: Any, python: str) -
     return out
 
 
-_INTERPRETED = {"js", "lua", "php", "pl", "py", "r", "rb", "rkt", "sh", "jl"}
+@cache
+def interpreted_languages() -> frozenset[str]:
+    """Languages without a compile step (their runtime spec has no ``compile``): a
+    failed start is a run-time error there, told to the model as such."""
+    from runtimes.spec import LANGUAGES, get_spec
+
+    return frozenset(x for x in LANGUAGES if not get_spec(x).compile)
 
 
 def success_rates(reports: Sequence[ItemReport], max_repairs: int) -> dict[str, list[float]]:
