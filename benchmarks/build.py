@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -144,6 +145,7 @@ def figures(name: str, seconds: float, reports: Sequence[ItemReport], most: int)
 
 def round_build(seeds: Path, langs: list[str], work: Path, url: str, concurrency: int,
                 agreement: int) -> tuple[float, float, list[ItemReport]]:  # fmt: skip
+    fresh_compiles()
     spec = BuildSpec(
         seeds=str(seeds), languages=langs, translator="llm", model="bench", base_url=url,
         concurrency=concurrency, agreement=agreement, max_repairs=2, backend="batched",
@@ -160,6 +162,15 @@ def round_build(seeds: Path, langs: list[str], work: Path, url: str, concurrency
     return seconds, t_cases, reports
 
 
+def fresh_compiles() -> None:
+    """Forget compiles kept by an earlier run: each build pays for its own."""
+    import shutil
+
+    from runtimes.local import LocalBackend
+
+    shutil.rmtree(LocalBackend().compiled.root, ignore_errors=True)
+
+
 def _attempts(spec: BuildSpec) -> list[dict[str, Any]]:
     from cruxforge.store import ItemStore
 
@@ -173,6 +184,7 @@ def serial_build(seeds: Path, langs: list[str], work: Path, url: str,
     program its own process on the per-item backend, two languages at a time."""
     from cruxforge.llm.config import LLMConfig
 
+    fresh_compiles()
     t = time.monotonic()
     typed = [c.typed for c in check_file(seeds) if c.typed is not None]
     cases: dict[str, list[Case]] = {
@@ -192,8 +204,14 @@ def serial_build(seeds: Path, langs: list[str], work: Path, url: str,
         with get_backend("auto") as b:
             return [translate_item(s, lang, cases[s.id], drafter, b, 2) for s in typed]
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        reports = [r for rs in pool.map(one_language, langs) for r in rs]
+    # the loop as it was: every program compiled, its flakiness re-run included
+    os.environ["CRUXFORGE_COMPILE_CACHE"] = "0"
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            reports = [r for rs in pool.map(one_language, langs) for r in rs]
+    finally:
+        os.environ.pop("CRUXFORGE_COMPILE_CACHE", None)
     return time.monotonic() - t, t_cases, reports
 
 

@@ -628,7 +628,10 @@ class VerifyResult(BaseModel):
 def verify_release(
     directory: Path, backend_name: str = "local", rerun: bool = True
 ) -> VerifyResult:
-    """Check files, item hashes and current rules/spec hashes; re-run every item."""
+    """Check files, item hashes and current rules/spec hashes, lint every published item
+    (:mod:`cruxforge.lint`); re-run every item under our harness and its code as
+    published."""
+    from cruxforge.lint import lint_item, published_programs
     from runtimes.backend import Program, get_backend
     from runtimes.spec import get_spec
     from transition_rules.engine import harness_program, rules_for, rules_hash
@@ -705,6 +708,7 @@ def verify_release(
             problems.append(f"{lang} {iid}: in {lang}.jsonl, not in the manifest")
         programs: list[tuple[str, Program]] = []
         for iid, it in found.items():
+            problems += [f"{lang} {iid}: lint: {p}" for p in lint_item(lang, it)]
             if iid in hashes and (got := item_hash(it)) != hashes[iid]:
                 problems.append(f"{lang} {iid}: item hash {got[:16]}… != manifest "
                                 f"{hashes[iid][:16]}…")  # fmt: skip
@@ -722,12 +726,20 @@ def verify_release(
             programs.append((iid, prog))
         if not rerun or not programs:
             continue
+        published = published_programs(lang, list(found.values()))
         bar = tracker()
         bar.start(lang, len(programs))
         bar.phase(lang, "running", 0, len(programs))
         with get_backend(backend_name) as b:
-            results = b.execute([p for _, p in programs])
+            results = b.execute([p for _, p in programs] + [p for _, p in published])
         bar.phase(lang, "done", 0, 0)
+        for (iid, _), res in zip(published, results[len(programs) :]):
+            if not res.passed:
+                problems.append(
+                    f"{lang} {iid}: the code as published fails: {res.verdict.value} "
+                    f"{(res.cases[0].message or '')[:200] if res.cases else ''}".rstrip()
+                )
+        results = results[: len(programs)]
         for (iid, _), res in zip(programs, results):
             run += 1
             bar.item(lang, "validated" if res.passed else "failed")

@@ -93,6 +93,9 @@ class RunResult(BaseModel):
     # the verdict file as written, for a batch program only (Program.batch)
     verdict_text: str = ""
     compile_seconds: float = 0.0
+    # CPU time of the run step, where the sandbox can tell it (a cgroup's counter): how a
+    # busy machine is told from a slow program
+    run_cpu_seconds: float | None = None
 
     @property
     def passed(self) -> bool:

@@ -47,7 +47,13 @@ from runtimes.backend import (
     register_backend,
 )
 from runtimes.spec import RuntimeSpec, RuntimeSpecError, get_spec
-from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result, signal_of_status
+from runtimes.verdicts import (
+    ProcessOutcome,
+    assemble_result,
+    infra_result,
+    signal_of_status,
+    trim_diagnostics,
+)
 from transition_rules.batch import ComposedBatch
 
 # an item still running after this long is left to run in the background while the batch
@@ -357,7 +363,9 @@ class _Group:
             return
         if head is not None and head.verdict is Verdict.compile_error:
             self.stats.compile_failures += 1
-            named = attribute(head.message or "", self.spec.source_file, composed.lines)
+            # the whole compiler output (the case message is trimmed for people)
+            diagnostics = res.compile_output or head.message or ""
+            named = attribute(diagnostics, self.spec.source_file, composed.lines)
             if named and len(named) < len(idxs):
                 for k in named:
                     self.confirm[idxs[k]] = "compile error charged to it"
@@ -413,7 +421,7 @@ class _Group:
                 self.out[i] = assemble_result(
                     self.progs[i], compile=None, run=run, verdict_text=lines
                 )
-                self.out[i].compile_output = res.compile_output
+                self.out[i].compile_output = trim_diagnostics(res.compile_output)
         if unreached:
             self._go_on(idxs, unreached, res, composed, seg.nostart is not None)
 

@@ -77,6 +77,17 @@ def selftest(
         list[str] | None, typer.Option("--check", help="Only this check (repeatable).")
     ] = None,
     json_out: JsonOpt = False,
+    crossfire: Annotated[
+        bool,
+        typer.Option(
+            help="hostile and correct programs at the same moment, per item and batched, "
+            "with a Java compile: correct ones must get their verdicts as alone, hostile ones "
+            "be contained, no process left"
+        ),
+    ] = False,
+    hog: Annotated[
+        bool, typer.Option(help="with --crossfire: a busy process per core alongside")
+    ] = False,
 ) -> None:
     """Run the conformance suite (language x check); exit 1 if a check fails.
 
@@ -84,6 +95,9 @@ def selftest(
     a language that is available but not verified on this host (e.g. Julia in Docker)
     is reported but does not change the exit status.
     """
+    if crossfire:
+        _crossfire(backend, _langs(lang), hog, json_out)
+        return
     from runtimes.conformance import CHECKS, run_conformance
 
     langs = _langs(lang)
@@ -119,6 +133,28 @@ def selftest(
         for lg, why in skipped.items():
             console.print(f"[dim]skipped {lg}: {why}[/dim]")
     if counted:
+        raise typer.Exit(1)
+
+
+def _crossfire(backend: str, langs: list[str], hog: bool, json_out: bool) -> None:
+    from cruxforge.crossfire import crossfire  # the innocents are rendered demo items
+
+    progress = None if json_out else (lambda m: err.print(f"[dim]{m}[/dim]"))
+    report = crossfire(backend, langs, hog=hog, progress=progress)
+    if json_out:
+        print(json.dumps({**report.model_dump(), "ok": report.ok}, indent=2))
+    else:
+        t = Table(title=f"crossfire on backend {backend!r}" + (" with a CPU hog" if hog else ""))
+        for col in ("lang", "check", "ok", "detail"):
+            t.add_column(col, overflow="fold")
+        for c in report.checks:
+            t.add_row(c.lang, c.check, "[green]ok[/green]" if c.ok else "[red]FAIL[/red]",
+                      c.detail[:200])  # fmt: skip
+        console.print(t)
+        for lg, why in report.skipped.items():
+            console.print(f"[dim]skipped {lg}: {why}[/dim]")
+        console.print(f"{len(report.checks)} checks in {report.seconds} s")
+    if not report.ok:
         raise typer.Exit(1)
 
 

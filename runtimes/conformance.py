@@ -151,7 +151,7 @@ def _wait_gone(token: str, timeout: float = 3.0) -> list[int]:
         time.sleep(0.1)
 
 
-class _Listener:
+class Listener:
     """A host TCP listener on 127.0.0.1 that counts connections (must stay at 0)."""
 
     def __init__(self) -> None:
@@ -223,7 +223,7 @@ _TIMED_OUT_AFTER = re.compile(r"timed out after ([0-9.]+)s")
 
 
 @dataclass
-class _Case:
+class Case:
     check: str
     program: Program
     judge: Callable[[RunResult], tuple[bool, str]]
@@ -247,7 +247,7 @@ def _is(r: RunResult, verdict: Verdict) -> tuple[bool, str]:
     return (bool(r.cases) and r.cases[0].verdict is verdict), _v(r)
 
 
-def _build_cases(spec: RuntimeSpec, sn: Snippets, run_id: str, port: int) -> list[_Case]:
+def _build_cases(spec: RuntimeSpec, sn: Snippets, run_id: str, port: int) -> list[Case]:
     lang = spec.lang
 
     def prog(check: str, source: str, n: int = 1, expected: list[str] | None = None) -> Program:
@@ -259,9 +259,9 @@ def _build_cases(spec: RuntimeSpec, sn: Snippets, run_id: str, port: int) -> lis
             expected=expected,
         )
 
-    cases: list[_Case] = []
+    cases: list[Case] = []
     cases.append(
-        _Case(
+        Case(
             "pass",
             prog("pass", sn.program(sn.rep("CASE 0 PASS"), sn.rep("DONE"))),
             lambda r: _is(r, Verdict.passed),
@@ -273,7 +273,7 @@ def _build_cases(spec: RuntimeSpec, sn: Snippets, run_id: str, port: int) -> lis
         return ok and r.cases[0].actual == "[1, 2]" and r.cases[0].expected == "[3]", _v(r)
 
     cases.append(
-        _Case(
+        Case(
             "wrong_answer",
             prog(
                 "wrong_answer",
@@ -289,7 +289,7 @@ def _build_cases(spec: RuntimeSpec, sn: Snippets, run_id: str, port: int) -> lis
         return ok and r.cases[0].actual == UNICODE_TEXT, _v(r)
 
     cases.append(
-        _Case(
+        Case(
             "unicode",
             prog("unicode", sn.program(sn.rep(f"CASE 0 FAIL {UNICODE_TEXT}"), sn.rep("DONE"))),
             uni,
@@ -305,11 +305,11 @@ def _build_cases(spec: RuntimeSpec, sn: Snippets, run_id: str, port: int) -> lis
             return False, f"{want.value} without diagnostics: {_v(r)}"
         return True, _v(r)
 
-    cases.append(_Case("syntax_error", prog("syntax_error", sn.syntax_error), syntax))
+    cases.append(Case("syntax_error", prog("syntax_error", sn.syntax_error), syntax))
 
     tok = f"cfprobe-{run_id}-{lang}-timeout"
     cases.append(
-        _Case(
+        Case(
             "timeout",
             prog(
                 "timeout",
@@ -320,7 +320,7 @@ def _build_cases(spec: RuntimeSpec, sn: Snippets, run_id: str, port: int) -> lis
         )
     )
     cases.append(
-        _Case(
+        Case(
             "memory",
             prog("memory", sn.program(sn.memory)),
             lambda r: _is(r, Verdict.memory_exceeded),
@@ -333,7 +333,7 @@ def _build_cases(spec: RuntimeSpec, sn: Snippets, run_id: str, port: int) -> lis
         return ok, _v(r)
 
     cases.append(
-        _Case(
+        Case(
             "fork_bomb",
             prog(
                 "fork_bomb",
@@ -344,7 +344,7 @@ def _build_cases(spec: RuntimeSpec, sn: Snippets, run_id: str, port: int) -> lis
         )
     )
     cases.append(
-        _Case(
+        Case(
             "output_flood",
             prog("output_flood", sn.program(sn.flood)),
             lambda r: _is(r, Verdict.output_exceeded),
@@ -354,7 +354,7 @@ def _build_cases(spec: RuntimeSpec, sn: Snippets, run_id: str, port: int) -> lis
     targets = [f"/etc/{name}", f"/usr/{name}", f"/{name}", f"/var/tmp/{name}"]
     cmd = " || ".join(f"(echo x > {t}) 2>/dev/null" for t in targets)
     cases.append(
-        _Case(
+        Case(
             "write_outside",
             prog("write_outside", sn.program(sn.fail_expected(cmd), sn.rep("DONE"))),
             lambda r: _is(r, Verdict.passed),
@@ -366,14 +366,14 @@ def _build_cases(spec: RuntimeSpec, sn: Snippets, run_id: str, port: int) -> lis
         "timeout 3 bash -c 'exec 3<>/dev/tcp/1.1.1.1/53' 2>/dev/null"
     )
     cases.append(
-        _Case(
+        Case(
             "network",
             prog("network", sn.program(sn.fail_expected(net), sn.rep("DONE"))),
             lambda r: _is(r, Verdict.passed),
         )
     )
     cases.append(
-        _Case(
+        Case(
             "read_secret",
             prog(
                 "read_secret",
@@ -383,6 +383,83 @@ def _build_cases(spec: RuntimeSpec, sn: Snippets, run_id: str, port: int) -> lis
         )
     )
     return cases
+
+
+HOSTILE = ("timeout", "memory", "fork_bomb", "output_flood", "write_outside", "network")
+
+
+def hostile_cases(lang: str, run_id: str, port: int) -> list[Case]:
+    """The conformance programs that attack the sandbox (loop, memory and fork bombs,
+    output flood, writes outside, network), for running beside innocent ones."""
+    cases = _build_cases(get_spec(lang), load_snippets(lang), run_id, port)
+    return [c for c in cases if c.check in HOSTILE]
+
+
+def _within(took: float, cpu: float | None, limit: float) -> bool:
+    """Stopped in time: by the wall clock, or, on a busy machine where the wall clock ran
+    on while the program waited for a core, by the CPU time it had (the kernel's count)."""
+    return took <= limit or (cpu is not None and cpu <= limit)
+
+
+def judge(
+    c: Case, r: RunResult, spec: RuntimeSpec, base: float, listener: Listener
+) -> tuple[bool, str]:
+    """One check's verdict on a run: the case's own judge, then what the host sees (time
+    taken, processes left, files written, connections made)."""
+    ok, detail = c.judge(r)
+    if ok and c.check == "timeout":
+        # the run step's own time, when the verdict says it (assemble_result does); else
+        # the whole program's time less a compile estimate
+        m = _TIMED_OUT_AFTER.search(r.cases[0].message or "")
+        if m:
+            took, limit = float(m.group(1)), spec.limits.run_seconds + 1.0
+        else:
+            took = r.seconds
+            limit = spec.limits.run_seconds + 1.0 + (base + 2.0 if spec.compile else 0)
+        if not _within(took, r.run_cpu_seconds, limit):
+            ok, detail = False, f"took {took:.1f}s > {limit:.1f}s: {detail}"
+    if ok and c.check == "fork_bomb":
+        limit = spec.limits.run_seconds + 3.0 + (base + 1.0 if spec.compile else 0.0)
+        if not _within(r.seconds, r.run_cpu_seconds, limit):
+            ok, detail = False, f"took {r.seconds:.1f}s > {limit:.1f}s: {detail}"
+    if c.token:
+        left = _wait_gone(c.token)
+        if left:
+            ok = False
+            detail = f"{len(left)} processes left behind (pids {left[:5]}): {detail}"
+            for pid in left:  # clean up what the backend failed to
+                with contextlib.suppress(OSError):
+                    os.kill(pid, 9)
+    leaked = [str(p) for p in c.host_files if p.exists()]
+    if leaked:
+        ok = False
+        detail = f"wrote host files {leaked}: {detail}"
+        for p in leaked:
+            with contextlib.suppress(OSError):
+                os.unlink(p)
+    if c.check == "network" and listener.accepted:
+        ok = False
+        detail = f"host listener accepted {listener.accepted} connection(s): {detail}"
+    return ok, detail
+
+
+def _responsive(mon: _Responsiveness, baseline: float, detail: str) -> tuple[bool, str]:
+    """The host still spawned processes promptly during the fork bomb: no spawn failed,
+    and the slowest is within 2 s or 4x the slowest just before it (busy hosts)."""
+    allowed = max(2.0, 4 * baseline)
+    if mon.worst > allowed and not mon.failures:
+        # slow during the bomb: the bomb's fault only if the host is fast again once it
+        # is gone (else other load on the host is to blame)
+        after = _spawn_baseline(10)
+        if mon.worst <= max(allowed, 4 * after):
+            allowed = max(allowed, 4 * after)
+            detail += f"; host busy anyway (slowest spawn after: {after:.2f}s)"
+    if mon.worst > allowed or mon.failures:
+        return False, (
+            f"host unresponsive during the bomb (slowest spawn {mon.worst:.2f}s > "
+            f"{allowed:.2f}s, {mon.failures} failures): {detail}"
+        )
+    return True, detail + f"; host spawn worst {mon.worst:.2f}s (before: {baseline:.2f}s)"
 
 
 def _ensure_secret() -> str | None:
@@ -425,7 +502,7 @@ def run_conformance(
             continue
         sn = load_snippets(lang)
         run_id = uuid.uuid4().hex[:8]
-        listener = _Listener()
+        listener = Listener()
         try:
             cases = [c for c in _build_cases(spec, sn, run_id, listener.port) if c.check in wanted]
             if secret_problem:
@@ -455,59 +532,10 @@ def run_conformance(
             base = results["pass"].seconds if "pass" in results else 0.0
             for c in cases:
                 r = results[c.check]
-                ok, detail = c.judge(r)
-                if ok and c.check == "timeout":
-                    # the run step's own time, when the verdict says it (assemble_result
-                    # does); else the whole program's time less a compile estimate
-                    m = _TIMED_OUT_AFTER.search(r.cases[0].message or "")
-                    if m:
-                        took, limit = float(m.group(1)), spec.limits.run_seconds + 1.0
-                    else:
-                        took = r.seconds
-                        limit = spec.limits.run_seconds + 1.0 + (base + 2.0 if spec.compile else 0)
-                    if took > limit:
-                        ok, detail = False, f"took {took:.1f}s > {limit:.1f}s: {detail}"
+                ok, detail = judge(c, r, spec, base, listener)
                 if ok and c.check == "fork_bomb":
-                    limit = spec.limits.run_seconds + 3.0 + (base + 1.0 if spec.compile else 0.0)
-                    if r.seconds > limit:
-                        ok, detail = False, f"took {r.seconds:.1f}s > {limit:.1f}s: {detail}"
                     assert mon is not None
-                    # responsive: no spawn failed, and the slowest host spawn during the
-                    # bomb is within 2 s or 4x the slowest one just before it (busy hosts)
-                    allowed = max(2.0, 4 * baseline)
-                    if mon.worst > allowed and not mon.failures:
-                        # slow during the bomb: the bomb's fault only if the host is fast
-                        # again once it is gone (else other load on the host is to blame)
-                        after = _spawn_baseline(10)
-                        if mon.worst <= max(allowed, 4 * after):
-                            allowed = max(allowed, 4 * after)
-                            detail += f"; host busy anyway (slowest spawn after: {after:.2f}s)"
-                    if mon.worst > allowed or mon.failures:
-                        ok = False
-                        detail = (
-                            f"host unresponsive during the bomb (slowest spawn "
-                            f"{mon.worst:.2f}s > {allowed:.2f}s, {mon.failures} failures): {detail}"
-                        )
-                    else:
-                        detail += f"; host spawn worst {mon.worst:.2f}s (before: {baseline:.2f}s)"
-                if c.token:
-                    left = _wait_gone(c.token)
-                    if left:
-                        ok = False
-                        detail = f"{len(left)} processes left behind (pids {left[:5]}): {detail}"
-                        for pid in left:  # clean up what the backend failed to
-                            with contextlib.suppress(OSError):
-                                os.kill(pid, 9)
-                leaked = [str(p) for p in c.host_files if p.exists()]
-                if leaked:
-                    ok = False
-                    detail = f"wrote host files {leaked}: {detail}"
-                    for p in leaked:
-                        with contextlib.suppress(OSError):
-                            os.unlink(p)
-                if c.check == "network" and listener.accepted:
-                    ok = False
-                    detail = f"host listener accepted {listener.accepted} connection(s): {detail}"
+                    ok, detail = _responsive(mon, baseline, detail)
                 report.results.append(
                     CheckResult(
                         lang=lang,

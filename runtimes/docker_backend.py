@@ -6,8 +6,10 @@ started lazily on first use and kept for the backend's life (``docker exec`` cos
 (memory+swap = memory), a pids limit, a read-only root file system, tmpfs ``/work`` and
 ``/tmp`` (exec allowed), all capabilities dropped, ``no-new-privileges``, and
 ``docker-init`` as PID 1 reaping orphans. The container's own idle process runs as uid
-10002; every program step runs through ``docker exec`` as uid 10001 (``sandbox``), so a
-program can never signal the container's keeper.
+10002; every program step runs through ``docker exec`` as the worker's own uid
+(``WORKER_UID_BASE`` + a host-wide lease, :func:`worker_uids`), so a program can never
+signal the container's keeper, and the per-uid process limit (``RLIMIT_NPROC``) is this
+worker's alone: a fork bomb in one worker cannot starve another worker's programs.
 
 One program at a time per worker (``parallel`` workers per language):
 
@@ -20,7 +22,7 @@ Each step runs under a small bash driver (:data:`DRIVER`) in its own session and
 group, under ``prlimit`` (file size = ``limits.file_mb``, no core files, processes =
 ``limits.pids``); a fork-free watchdog kills the group at the time limit or as soon as
 stdout or stderr passes ``limits.output_kb``. After every step the driver SIGKILLs every
-process of uid 10001 (``kill -9 -1``; the keeper is another uid), loops until ``/proc``
+process of the worker's uid (``kill -9 -1``; the keeper is another uid), loops until ``/proc``
 shows none left and reports the count (a step that leaves one behind is an infra_error).
 
 Memory: ``docker exec`` cannot get a cgroup of its own, so the *container* cgroup is the
@@ -47,12 +49,13 @@ from __future__ import annotations
 import atexit
 import contextlib
 import socket
+import tempfile
 import threading
 import time
 import uuid
 import weakref
 from collections.abc import Sequence
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from runtimes import supervisor
@@ -65,11 +68,18 @@ from runtimes.backend import (
 )
 from runtimes.images import DockerUnavailableError, docker_client, image_exists, image_tag
 from runtimes.pool import run_programs
+from runtimes.slots import HostSlots
 from runtimes.spec import RuntimeSpec, RuntimeSpecError, get_spec
 from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result, signal_of_status
 
-SANDBOX_UID = 10001  # runs every program step (the images' `sandbox` user)
+SANDBOX_UID = 10001  # the images' `sandbox` user (owns /work in the image)
 KEEPER_UID = 10002  # the container's idle main process; programs cannot signal it
+# Each worker runs its programs as a uid of its own, leased host-wide: RLIMIT_NPROC (the
+# driver's `prlimit --nproc`, which keeps the container's pids headroom for the driver)
+# counts a uid's processes across the whole host, so a fork bomb filling it in one worker
+# would starve a JVM starting in another worker if they shared a uid.
+WORKER_UID_BASE = 20000
+WORKER_UIDS = 4096
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOME = "/work/home"
 CACHE_ROOT = "/work/cache"
@@ -82,7 +92,7 @@ TMP_TMPFS_MB = 1024
 EXEC_GRACE_SECONDS = 60.0  # on top of a step's limit before the exec itself is abandoned
 LABEL = "org.cruxforge.worker"
 
-# The driver runs inside the container as the sandbox user:
+# The driver runs inside the container as the worker's uid:
 #   bash -c DRIVER cruxforge-driver MODE ID FILE FINAL TAG USECS FSIZE CAP NPROC -- CMD...
 # MODE "new": make /work/run/ID afresh, source from stdin into FILE; "cont": reuse it.
 # FINAL "1": clean up after the step; "onfail": only if the step did not succeed.
@@ -105,6 +115,18 @@ oomcount() {  # -> OOM (the container cgroup's oom_kill counter, -1 if unknown)
             if [ "$k" = oom_kill ]; then OOM=$v; return; fi
         done < "$f"
     done
+}
+cpuusage() {  # -> CPU (the container cgroup's CPU time in microseconds, -1 if unknown)
+    local k v f
+    CPU=-1
+    for f in /sys/fs/cgroup/cpuacct/cpuacct.usage /sys/fs/cgroup/cpu,cpuacct/cpuacct.usage; do
+        if [ -r "$f" ] && read -r v < "$f"; then CPU=$((v / 1000)); return; fi
+    done
+    if [ -r /sys/fs/cgroup/cpu.stat ]; then
+        while read -r k v; do
+            if [ "$k" = usage_usec ]; then CPU=$v; return; fi
+        done < /sys/fs/cgroup/cpu.stat
+    fi
 }
 nap() { read -r -t "$1" -u 7 _ 2>/dev/null; }  # sleep without forking
 now_us() { NOW=${EPOCHREALTIME/./}; NOW=$((10#$NOW)); }
@@ -153,6 +175,7 @@ rm -f -- "$M/.tick" "$M/$tag".* "$W/.cruxforge-verdicts"
 mkfifo -- "$M/.tick" && exec 7<>"$M/.tick" || { echo "no fifo" >&2; exit 93; }
 
 oomcount; oom0=$OOM
+cpuusage; cpu0=$CPU
 now_us; t0=$NOW
 ( exec 7>&-
   cd "$W" || exit 126
@@ -183,6 +206,7 @@ now_us; t1=$NOW
 kill -KILL "$wdog" 2>/dev/null; wait "$wdog" 2>/dev/null
 kill -KILL -- "-$pid" 2>/dev/null
 oomcount; oom1=$OOM
+cpuusage; cpu1=$CPU
 exec 7>&-
 sweep
 timed=0 outx=0
@@ -194,6 +218,7 @@ esz=$(stat -c %s -- "$M/$tag.err" 2>/dev/null || echo 0)
 {
     echo "rc=$rc"; echo "us=$((t1 - t0))"; echo "timeout=$timed"; echo "outx=$outx"
     echo "oom0=$oom0"; echo "oom1=$oom1"; echo "left=$LEFT"
+    (( cpu0 >= 0 && cpu1 >= 0 )) && echo "cpu_us=$((cpu1 - cpu0))"
 } > "$M/meta"
 emit meta "$M/meta" 4096
 emit out "$M/$tag.out" "$cap"
@@ -246,6 +271,8 @@ class _Worker:
         self.mem_mb: int | None = None
         self.tmpfs_mb = 0
         self.counter = 0
+        self.uid = SANDBOX_UID
+        self._lease: int | None = None  # fd holding this worker's uid lease
 
     # ------------------------------------------------------------ lifecycle
 
@@ -254,6 +281,23 @@ class _Worker:
         spec = self.spec
         mem = spec.limits.memory_mb + DRIVER_MB
         name = f"cruxforge-{spec.lang}-{uuid.uuid4().hex[:10]}"
+        slot, self._lease = worker_uids().acquire()
+        self.uid = WORKER_UID_BASE + slot
+        try:
+            self._run(client, name, mem)
+        except BaseException:
+            self._drop_lease()
+            raise
+        self.mem_mb = mem
+        self.tmpfs_mb = 0
+
+    def _drop_lease(self) -> None:
+        fd, self._lease = self._lease, None
+        if fd is not None:
+            worker_uids().release(fd)
+
+    def _run(self, client: Any, name: str, mem: int) -> None:
+        spec = self.spec
         self.container = client.containers.run(
             self.image,
             command=["sleep", "infinity"],
@@ -268,7 +312,7 @@ class _Worker:
             read_only=True,
             tmpfs={
                 "/work": f"rw,exec,nosuid,nodev,size={WORK_TMPFS_MB}m,mode=0755,"
-                f"uid={SANDBOX_UID},gid={SANDBOX_UID}",
+                f"uid={self.uid},gid={self.uid}",
                 "/tmp": f"rw,exec,nosuid,nodev,size={TMP_TMPFS_MB}m,mode=1777",
             },
             cap_drop=["ALL"],
@@ -280,18 +324,18 @@ class _Worker:
                 LABEL: spec.lang,
                 f"{LABEL}.owner-pid": str(_pid()),
                 f"{LABEL}.owner-host": socket.gethostname(),
+                f"{LABEL}.uid": str(self.uid),
             },
             stdin_open=False,
             tty=False,
         )
-        self.mem_mb = mem
-        self.tmpfs_mb = 0
 
     def remove(self) -> None:
         c, self.container = self.container, None
         if c is not None:
             with contextlib.suppress(Exception):
                 c.remove(force=True)
+        self._drop_lease()  # only once the container (and its processes) is gone
 
     def alive(self) -> bool:
         if self.container is None:
@@ -328,7 +372,7 @@ class _Worker:
         env: dict[str, str],
         timeout: float,
     ) -> tuple[int | None, bytes, bytes]:
-        """Run ``cmd`` in the container as the sandbox user; (exit code, stdout, stderr)."""
+        """Run ``cmd`` in the container as the worker's uid; (exit code, stdout, stderr)."""
         from docker.utils.socket import frames_iter
 
         api = self.backend.client.api
@@ -342,7 +386,7 @@ class _Worker:
                 tty=False,
                 environment=env,
                 workdir="/work",
-                user=f"{SANDBOX_UID}:{SANDBOX_UID}",
+                user=f"{self.uid}:{self.uid}",
             )["Id"]
             sock = api.exec_start(exec_id, socket=True)
         except Exception as e:
@@ -443,6 +487,7 @@ class _Worker:
             memory_exceeded=memory,
             output_exceeded=meta.get("outx") == "1" and not memory,
             seconds=int(meta.get("us", "0")) / 1e6,
+            cpu_seconds=int(meta["cpu_us"]) / 1e6 if meta.get("cpu_us") else None,
         )
         return outcome, _decode(frames.get("verdicts", b""))
 
@@ -508,6 +553,20 @@ def _reap_orphans(client: Any) -> None:
                 c.remove(force=True)
 
 
+_uids: HostSlots | None = None
+_uids_lock = threading.Lock()
+
+
+def worker_uids() -> HostSlots:
+    """Host-wide leases of worker uids (``WORKER_UID_BASE + n``), as flock'd files: a
+    lease dies with its process, whose containers the next backend reaps first."""
+    global _uids
+    with _uids_lock:
+        if _uids is None:
+            _uids = HostSlots(WORKER_UIDS, Path(tempfile.gettempdir()) / "cruxforge-docker-uids")
+        return _uids
+
+
 _LIVE: weakref.WeakSet[DockerBackend] = weakref.WeakSet()
 
 
@@ -524,8 +583,11 @@ atexit.register(_close_all)
 class DockerBackend(Backend):
     name = "docker"
 
-    def __init__(self, *, parallel: int = 2, client: Any = None) -> None:
+    def __init__(
+        self, *, parallel: int = 2, client: Any = None, slots: HostSlots | None = None
+    ) -> None:
         self.parallel = max(1, int(parallel))
+        self.slots = slots
         self._client = client
         self._client_error: str | None = None
         self._lock = threading.Condition()
@@ -660,7 +722,7 @@ class DockerBackend(Backend):
     def execute(self, programs: Sequence[Program]) -> list[RunResult]:
         if self._closed:  # a closed backend can be used again: it restarts workers
             self._closed = False
-        return run_programs(programs, self._execute_one, self.parallel)
+        return run_programs(programs, self._execute_one, self.parallel, self.slots)
 
     def _env(self, spec: RuntimeSpec, workdir: str, *, compile_step: bool) -> dict[str, str]:
         env = {

@@ -42,7 +42,9 @@ from runtimes.backend import (
     ToolchainStatus,
     register_backend,
 )
+from runtimes.compiled import CompileCache, compile_key
 from runtimes.pool import run_programs
+from runtimes.slots import HostSlots
 from runtimes.spec import RuntimeSpec, RuntimeSpecError, get_spec
 from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result, signal_of_status
 
@@ -106,6 +108,19 @@ class _Group:
                 if key == "oom_kill" and int(val or 0) > 0:
                     return True
         return False
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the group's processes used (cgroup v2 ``cpu.stat``, v1 ``cpuacct``)."""
+        for d in self.dirs:
+            with contextlib.suppress(OSError, ValueError):
+                if (d / "cpuacct.usage").exists():
+                    return int((d / "cpuacct.usage").read_text()) / 1e9
+                if (d / "cpu.stat").exists():
+                    for line in (d / "cpu.stat").read_text().splitlines():
+                        key, _, val = line.partition(" ")
+                        if key == "usage_usec":
+                            return int(val) / 1e6
+        return None
 
     def kill_all(self, timeout: float = 5.0) -> bool:
         """SIGKILL everything in the group; True when it is verified empty."""
@@ -179,6 +194,13 @@ class _Cgroups:
                 cpu_root = Path("/sys/fs/cgroup/cpu") / own.get("cpu", "/").lstrip("/")
                 if (cpu_root / "cpu.cfs_quota_us").exists() and self._try_make(cpu_root):
                     self._roots["cpu"] = cpu_root
+                acct_root = Path("/sys/fs/cgroup/cpuacct") / own.get("cpuacct", "/").lstrip("/")
+                if (
+                    (acct_root / "cpuacct.usage").exists()
+                    and acct_root.resolve() != cpu_root.resolve()
+                    and self._try_make(acct_root)
+                ):
+                    self._roots["cpuacct"] = acct_root
                 return
         unified = Path("/sys/fs/cgroup")
         if (unified / "cgroup.controllers").exists():
@@ -231,6 +253,11 @@ class _Cgroups:
                 except OSError:
                     with contextlib.suppress(OSError):
                         cpu.rmdir()
+            if "cpuacct" in self._roots:  # CPU time used (where not co-mounted with cpu)
+                acct = self._roots["cpuacct"] / name
+                with contextlib.suppress(OSError):
+                    acct.mkdir()
+                    dirs.append(acct)
             return _Group(dirs, 1)
         d = self._roots[""] / name
         d.mkdir()
@@ -279,8 +306,10 @@ class LocalBackend(Backend):
         cache_root: str | Path | None = None,
         keep_workdirs: bool = False,
         bwrap: str | None = None,
+        slots: HostSlots | None = None,
     ) -> None:
         self.parallel = max(1, int(parallel))
+        self.slots = slots
         self.unsafe_no_sandbox = unsafe_no_sandbox
         self.keep_workdirs = keep_workdirs
         self.bwrap = bwrap or shutil.which("bwrap")
@@ -299,6 +328,11 @@ class LocalBackend(Backend):
                 else Path(tempfile.gettempdir()) / f"cruxforge-cache-{os.getuid()}"
             )
         self.cache_root = Path(cache_root)
+        # CRUXFORGE_COMPILE_CACHE=0 compiles every program afresh (runtimes/compiled.py)
+        self.compiled = CompileCache(
+            self.cache_root / "compiled",
+            enabled=os.environ.get("CRUXFORGE_COMPILE_CACHE", "1") != "0",
+        )
 
     # ---------------------------------------------------------------- checks
 
@@ -366,7 +400,7 @@ class LocalBackend(Backend):
 
     def execute(self, programs: Sequence[Program]) -> list[RunResult]:
         self._check_sandbox()
-        return run_programs(programs, self._execute_one, self.parallel)
+        return run_programs(programs, self._execute_one, self.parallel, self.slots)
 
     def _prepare_workdir(self) -> Path:
         self.work_root.mkdir(parents=True, exist_ok=True)
@@ -394,14 +428,24 @@ class LocalBackend(Backend):
             compile_out: ProcessOutcome | None = None
             run_out: ProcessOutcome | None = None
             if spec.compile:
-                compile_out = self._run_in_sandbox(
-                    spec,
-                    wd,
-                    spec.compile,
-                    seconds=supervisor.compile_seconds(spec, program),
-                    memory_mb=spec.limits.compile_memory_mb,
-                    with_caches=True,
+                key = compile_key(spec, program)
+                owner = (
+                    (SANDBOX_UID, SANDBOX_UID)
+                    if self.is_root and not self.unsafe_no_sandbox
+                    else None
                 )
+                compile_out = self.compiled.restore(key, wd, owner)
+                if compile_out is None:
+                    compile_out = self._run_in_sandbox(
+                        spec,
+                        wd,
+                        spec.compile,
+                        seconds=supervisor.compile_seconds(spec, program),
+                        memory_mb=spec.limits.compile_memory_mb,
+                        with_caches=True,
+                    )
+                    if compile_out.succeeded:
+                        self.compiled.save(key, wd, {spec.source_file, VERDICT_FILE}, compile_out)
             if compile_out is None or compile_out.succeeded:
                 vf = wd / VERDICT_FILE
                 vf.unlink(missing_ok=True)  # never trust one the compiler step left
@@ -643,6 +687,7 @@ class LocalBackend(Backend):
         with os.fdopen(status_r, "rb") as f:
             status_text = f.read().decode(errors="replace")
         oom = group.oom_killed() if group else False
+        cpu = group.cpu_seconds() if group else None
         if group is not None:
             group.remove()
 
@@ -655,6 +700,7 @@ class LocalBackend(Backend):
             memory_exceeded=oom,
             output_exceeded=over.is_set() and not timed_out,
             seconds=round(elapsed, 3),
+            cpu_seconds=None if cpu is None else round(cpu, 3),
         )
         if rc < 0:
             outcome.signal = -rc

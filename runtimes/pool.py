@@ -7,13 +7,18 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from runtimes.backend import Program, RunResult
-from runtimes.slots import host_slots
+from runtimes.slots import HostSlots, host_slots
 
 
 def run_programs(
-    programs: Sequence[Program], run_one: Callable[[Program], RunResult], parallel: int
+    programs: Sequence[Program],
+    run_one: Callable[[Program], RunResult],
+    parallel: int,
+    slots: HostSlots | None = None,
 ) -> list[RunResult]:
-    slots = host_slots()
+    """``slots``: the host's (default), or a pool of the caller's (the crossfire test runs
+    more programs at once than the host has cores, on purpose)."""
+    slots = slots or host_slots()
 
     def one(p: Program) -> RunResult:
         with slots.hold():

@@ -149,19 +149,27 @@ class HostSlots:
     @contextlib.contextmanager
     def hold(self) -> Iterator[int]:
         """Wait for a free slot and hold it for the ``with`` body; yields the slot number."""
+        slot, fd = self.acquire()
+        try:
+            yield slot
+        finally:
+            self.release(fd)
+
+    def acquire(self) -> tuple[int, int]:
+        """Wait for a free slot; (slot number, the fd holding it). Give the fd back to
+        :meth:`release`; if the process dies first, the kernel frees the slot."""
         start = time.monotonic()
         while True:
             for slot in range(self.limit):
                 fd = self._try(slot)
                 if fd is not None:
-                    try:
-                        yield slot
-                    finally:
-                        self._release(fd)
-                    return
+                    return slot, fd
             self._maybe_notice(start)
             with self._cond:  # woken at once by a release in this process
                 self._cond.wait(POLL_S)
+
+    def release(self, fd: int) -> None:
+        self._release(fd)
 
     def _maybe_notice(self, start: float) -> None:
         now = time.monotonic()

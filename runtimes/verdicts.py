@@ -32,6 +32,8 @@ from runtimes.backend import CaseVerdict, Program, RunResult, Verdict
 MAX_DIAGNOSTIC_CHARS = 4000
 MAX_DIAGNOSTIC_LINES = 40
 MAX_STREAM_CHARS = 16_000  # stdout/stderr kept on RunResult for debugging
+BATCH_DIAGNOSTIC_CHARS = 2_000_000
+BATCH_DIAGNOSTIC_LINES = 50_000
 
 _CASE_RE = re.compile(r"^CASE[ \t]+(\d+)[ \t]+(PASS|FAIL|ERROR)(?:[ \t](.*))?$")
 
@@ -48,6 +50,7 @@ class ProcessOutcome(BaseModel):
     output_exceeded: bool = False
     infra_error: str | None = None  # the sandbox failed (not the program)
     seconds: float = 0.0
+    cpu_seconds: float | None = None  # CPU time, where the sandbox's cgroup tells it
 
     @property
     def succeeded(self) -> bool:
@@ -169,7 +172,16 @@ def assemble_result(
     """Turn observed process outcomes plus the verdict file's text into a RunResult."""
     n = 1 if program.batch is not None else program.n_cases
     seconds = (compile.seconds if compile else 0.0) + (run.seconds if run else 0.0)
-    compile_output = trim_diagnostics(_combined(compile)) if compile is not None else ""
+    if compile is None:
+        compile_output = ""
+    elif program.batch is not None:
+        # a batch's diagnostics name the items that failed it: keep every line, so one
+        # compile charges every failing item, not only the first few the trim would keep
+        compile_output = trim_diagnostics(
+            _combined(compile), max_chars=BATCH_DIAGNOSTIC_CHARS, max_lines=BATCH_DIAGNOSTIC_LINES
+        )
+    else:
+        compile_output = trim_diagnostics(_combined(compile))
     result = RunResult(
         id=program.id,
         lang=program.lang,
@@ -180,6 +192,7 @@ def assemble_result(
         exit_code=run.exit_code if run else (compile.exit_code if compile else None),
         seconds=round(seconds, 3),
         compile_seconds=round(compile.seconds, 3) if compile else 0.0,
+        run_cpu_seconds=run.cpu_seconds if run else None,
     )
 
     infra = (compile.infra_error if compile else None) or (run.infra_error if run else None)

@@ -174,3 +174,22 @@ def test_unavailable_language_is_infra_error(backend: LocalBackend) -> None:
 def test_doctor_reports_version(backend: LocalBackend) -> None:
     st = backend.doctor("py")
     assert st.available and st.version and st.version.startswith("Python 3")
+
+
+def test_the_same_source_is_compiled_once(tmp_path: Path) -> None:
+    """A program compiled again (the flakiness re-run) takes the kept compile: no compiler
+    run, the same verdicts and compiler output; another source is compiled afresh."""
+    b = LocalBackend(cache_root=tmp_path / "cache")
+    src = (
+        "#include <cstdlib>\n#include <fstream>\n"
+        'int main() { std::ofstream f(std::getenv("CRUXFORGE_VERDICTS"), std::ios::app);'
+        ' f << "CASE 0 FAIL 7\\nDONE\\n"; int unused; }\n'
+    )
+    first, again = (b.execute([Program(id=k, lang="cpp", source=src, expected=["3"])])[0]
+                    for k in ("a", "b"))  # fmt: skip
+    assert first.compile_seconds > 0.05 and again.compile_seconds == 0.0
+    assert [c.verdict for c in again.cases] == [c.verdict for c in first.cases]
+    assert again.cases[0].actual == "7" and again.compile_output == first.compile_output
+    other = b.execute([Program(id="c", lang="cpp", source=src + "\n")])[0]
+    assert other.compile_seconds > 0.05
+    assert len(list((tmp_path / "cache" / "compiled").iterdir())) == 2

@@ -18,7 +18,12 @@ from runtimes.backend import Backend, Verdict, get_backend
 from runtimes.spec import LANGUAGES
 from tests.conftest import DEMO_REFS, DOCKER_ONLY, JULIA_REASON, docker_available
 from transition_rules.engine import Unsupported, check_seed, check_type, render_literal, rules_for
-from transition_rules.proof import harness_and_mutant, load_references, run_roundtrip
+from transition_rules.proof import (
+    harness_and_mutant,
+    load_references,
+    run_equality,
+    run_roundtrip,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.toolchains]
 
@@ -55,6 +60,16 @@ def test_roundtrip_corpus(lang: str) -> None:
     b = backend_or_skip(lang)
     res = run_roundtrip(b, lang)
     assert res.ok, "\n".join(res.failures)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_equality_on_hard_values(lang: str) -> None:
+    """The harness's own equality: a value equals itself written again and differs from a
+    mutant, for Optional (pointer) keys, float keys, nested optionals, extreme integers."""
+    b = backend_or_skip(lang)
+    res = run_equality(b, lang)
+    assert res.ok, "\n".join(res.failures)
+    assert int(res.detail.split()[0]) >= 30, res.detail
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

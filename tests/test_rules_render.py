@@ -12,6 +12,7 @@ import pytest
 
 from cruxforge.typesys import INT, STR, DictT, ListT, OptionalT, SetT, TupleT
 from cruxforge.values import values_equal
+from runtimes.spec import LANGUAGES
 from tests.conftest import DEMO_REFS, SHARED_SEEDS, load_jsonl
 from transition_rules.engine import (
     MASK,
@@ -159,3 +160,47 @@ def test_demo_references_are_well_formed() -> None:
             assert set(rec) == {"id", "code"}, path
             assert rec["code"].strip(), f"{path}: {rec['id']} empty"
         json.dumps(load_jsonl(path))
+
+
+def test_ruby_parameters_that_read_as_constants_are_renamed(tmp_path: Path) -> None:
+    """CRUXEval has a parameter named XAAXX: Ruby reads it as a constant, so the stub
+    renames it (the harness calls by position, so nothing else changes)."""
+    import shutil
+    import subprocess
+
+    from cruxforge.models import Param, Signature, TypedSeed
+    from transition_rules.engine import render_stub
+
+    seed = TypedSeed(
+        id="caps", code="def f(XAAXX):\n    return len(XAAXX)", entry="f",
+        signature=Signature(name="f", params=[Param(name="XAAXX", type="str")], result="int"),
+        args=["ab"], result=2, input_text="'ab'", output_text="2",
+    )  # fmt: skip
+    stub = render_stub(rules_for("rb"), seed)
+    assert "_XAAXX" in stub and "(XAAXX" not in stub
+    if shutil.which("ruby") is None:
+        pytest.skip("ruby is not installed here (scripts/setup.sh installs it)")
+    src = tmp_path / "stub.rb"
+    src.write_text(stub)
+    check = subprocess.run(["ruby", "-c", str(src)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_published_demo_items_pass_the_lint(lang: str, demo_report: Path) -> None:
+    """Every demo item: no line of our prelude in a masked prompt, one ???? each, and
+    each prompt is the code's end with one span masked."""
+    from cruxforge.lint import lint_item
+
+    refs = load_references(DEMO_REFS / f"{lang}.jsonl")
+    rules = rules_for(lang)
+    n = 0
+    for seed in _typed(demo_report):
+        try:
+            check_seed(rules, seed)
+        except Unsupported:
+            continue
+        item = render_published(rules, seed, refs[seed.id]).as_json()
+        assert lint_item(lang, item) == [], (seed.id, lint_item(lang, item))
+        n += 1
+    assert n >= 12

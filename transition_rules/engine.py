@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -287,6 +288,8 @@ def render_literal(rules: RuleFile, v: Any, t: Type) -> str:
                 raise Unsupported(
                     "int_out_of_range", f"{rules.name}: integer {v} exceeds {lr.int_bits}-bit range"
                 )
+            if v == -lim and lr.int_min is not None:
+                return lr.int_min
             text = lr.int.format(v=v)
             return lr.negative_wrap.format(v=text) if v < 0 else text
         if t.name == "float":
@@ -366,8 +369,9 @@ class Case:
 
 
 def rename(rules: RuleFile, name: str) -> str:
-    if name in rules.identifiers.reserved:
-        return rules.identifiers.rename.format(name=name)
+    ids = rules.identifiers
+    if name in ids.reserved or (ids.rename_matching and re.search(ids.rename_matching, name)):
+        return ids.rename.format(name=name)
     return name
 
 
@@ -510,6 +514,34 @@ def roundtrip_program(rules: RuleFile, values: list[tuple[Any, Type]], program_i
     return Program(id=program_id, lang=rules.lang, source=source, n_cases=len(values))
 
 
+def equality_program(
+    rules: RuleFile, pairs: list[tuple[Any, Any, Type]], program_id: str
+) -> Program:
+    """A program whose case k compares two literals with the harness's own equality:
+    ``pairs[k]`` = (actual, expected, type). Equal values must pass, unequal must fail."""
+    body = "\n".join(
+        _indent(
+            rules,
+            rules.harness.case.format(
+                i=i,
+                call=render_literal(rules, a, t),
+                expected=render_literal(rules, b, t),
+                result_type=render_type(rules, t),
+            ),
+        )
+        for i, (a, b, t) in enumerate(pairs)
+    )
+    source = rules.harness.program.format(prelude=rules.prelude, function="", body=body)
+    source = hooks.apply(rules.hooks, source)
+    return Program(
+        id=program_id,
+        lang=rules.lang,
+        source=source,
+        n_cases=len(pairs),
+        expected=[canonical(b) for _, b, _ in pairs],
+    )
+
+
 @dataclass(frozen=True)
 class PublishedItem:
     id: int | str
@@ -538,8 +570,17 @@ def render_published(rules: RuleFile, seed: TypedSeed, function: str) -> Publish
     call = rules.published.call.format(entry=seed.entry, args=_render_args(rules, seed, case))
     expected = render_literal(rules, case.expected, seed.signature.result_type())
 
+    harness = rules.published.harness
+
     def tail(c: str, e: str) -> str:
-        return rules.published.harness.format(prelude=rules.published.prelude, call=c, expected=e)
+        return harness.format(prelude=rules.published.prelude, call=c, expected=e)
+
+    # the masked prompts are the test alone: what the harness puts before it (imports, the
+    # helpers our test needs) stays in the code, never in what a model is asked to complete
+    test = harness.split("{prelude}", 1)[1] if "{prelude}" in harness else harness
+
+    def masked(c: str, e: str) -> str:
+        return test.format(call=c, expected=e).lstrip("\n")
 
     code = rules.published.program.format(
         function=function.rstrip("\n"), harness=tail(call, expected)
@@ -548,6 +589,19 @@ def render_published(rules: RuleFile, seed: TypedSeed, function: str) -> Publish
     return PublishedItem(
         id=published_id(seed.id),
         code=code,
-        input_reasoning=tail(MASK, expected),
-        output_reasoning=tail(call, MASK),
+        input_reasoning=masked(MASK, expected),
+        output_reasoning=masked(call, MASK),
     )
+
+
+def strip_prelude(lang: str, text: str) -> str:
+    """``text`` without the language's published prelude (the helpers of our published
+    tests), for showing a model the code of an item without our harness code."""
+    from runtimes.spec import LANGUAGES
+
+    if lang not in LANGUAGES:
+        return text
+    prelude = rules_for(lang).published.prelude.strip("\n")
+    if not prelude:
+        return text
+    return text.replace(prelude + "\n", "").replace(prelude, "")

@@ -38,6 +38,7 @@ from transition_rules.engine import (
     Case,
     Unsupported,
     check_type,
+    equality_program,
     harness_program,
     render_literal,
     roundtrip_program,
@@ -67,6 +68,7 @@ def value_corpus() -> list[tuple[Any, Type]]:
     li, ls = ListT(INT), ListT(STR)
     out: list[tuple[Any, Type]] = [
         (0, INT), (-7, INT), (2**40, INT), (-(2**31), INT),
+        (2**63 - 1, INT), (-(2**63), INT), ([-(2**63), 2**63 - 1], li),
         (0.5, FLOAT), (-2.25, FLOAT), (1e-7, FLOAT), (3.0, FLOAT), (123456.789, FLOAT),
         (True, BOOL), (False, BOOL),
         (None, NONE),
@@ -198,6 +200,53 @@ def run_roundtrip(
         failures.append(f"no verdicts: {_why(res)}")
     detail = f"{len(carried)} values, {len(skipped)} unsupported"
     return ProofResult(lang, "roundtrip", not failures, detail, failures)
+
+
+def equality_corpus() -> list[tuple[Any, Type]]:
+    """Values whose equality is easy to get wrong: Optional (pointer) and float keys,
+    nested optionals, nearly equal floats, extreme integers."""
+    oi = OptionalT(INT)
+    return [
+        *value_corpus(),
+        ({None: 1, 2: 3}, DictT(oi, INT)),
+        ({(1, None): "a", (2, 5): "b"}, DictT(TupleT((INT, oi)), STR)),
+        ({None, 4}, SetT(oi)),
+        ([None, [1, None]], ListT(OptionalT(ListT(oi)))),
+        (0.1 + 0.2, FLOAT),
+        ({1.5: "x"}, DictT(FLOAT, STR)),
+    ]
+
+
+def run_equality(
+    backend: Backend, lang: str, values: Sequence[tuple[Any, Type]] | None = None
+) -> ProofResult:
+    """The harness's equality on the language's own literals: each value equals a copy
+    of itself written again (cases 2k), and differs from a mutant of it (cases 2k+1)."""
+    rules = rules_for(lang)
+    pairs: list[tuple[Any, Any, Type]] = []
+    skipped = 0
+    for v, t in values if values is not None else equality_corpus():
+        try:
+            check_type(rules, t)
+            twin = mutate(v, t)
+            render_literal(rules, v, t)
+            render_literal(rules, twin, t)
+        except (Unsupported, ValueError):
+            skipped += 1
+            continue
+        if values_equal(twin, v):
+            continue
+        pairs += [(v, v, t), (v, twin, t)]
+    (res,) = backend.execute([equality_program(rules, pairs, f"equality:{lang}")])
+    failures = []
+    for k, (a, b, t) in enumerate(pairs):
+        cv = res.cases[k] if k < len(res.cases) else None
+        want = Verdict.passed if k % 2 == 0 else Verdict.wrong_answer
+        if cv is None or cv.verdict is not want:
+            got = cv.verdict.value if cv else _why(res)
+            failures.append(f"{t} {a!r} vs {b!r}: {got}, wanted {want.value}")
+    detail = f"{len(pairs) // 2} values, {skipped} unsupported"
+    return ProofResult(lang, "equality", not failures, detail, failures)
 
 
 def _why(res: RunResult) -> str:

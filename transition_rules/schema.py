@@ -12,9 +12,10 @@ Template placeholders use ``str.format`` syntax, so literal braces are doubled.
 from __future__ import annotations
 
 import builtins
+import re
 import warnings
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # field names below shadow builtins (they name the type language's types)
 _S = builtins.str
@@ -64,6 +65,9 @@ class LiteralRules(_Strict):
 
     int: _S = "{v}"
     int_bits: _I = 64  # values outside the signed range are reported, not wrapped
+    # the smallest integer of that range, where the language can't write it as a minus
+    # sign and a literal (D, PHP and Lua read 9223372036854775808 first, and it overflows)
+    int_min: _S | None = None
     float: _S = "{v}"
     float_nan: _S
     float_inf: _S
@@ -156,7 +160,20 @@ class StubRules(_Strict):
 
 class Identifiers(_Strict):
     reserved: list[_S] = []
+    # a regular expression: names it matches can't be parameters either (Ruby reads a name
+    # that starts with an upper-case letter as a constant), and are renamed the same way
+    rename_matching: _S | None = None
     rename: _S = "{name}_"
+
+    @field_validator("rename_matching")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"rename_matching is not a regular expression: {e}") from None
+        return v
 
 
 class BatchRules(_Strict):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -109,14 +110,21 @@ def locate(code: str, masked: str) -> Slot:
     return slot
 
 
+# what may follow a harness in its program: the braces closing a class or an object the
+# harness sits in (C#, Java and Scala items), and whitespace
+_CLOSING = re.compile(r"[\s})\]]*\Z")
+
+
 def _locate_exact(code: str, masked: str) -> Slot | None:
     # Try every ???? in the masked text (a literal may itself contain "????").
     pos = masked.find(MASK)
     body = code.rstrip()
     while pos >= 0:
         pre, post = masked[:pos], masked[pos + len(MASK) :].rstrip()
-        if body.endswith(post):
-            end = len(body) - len(post)
+        end = body.rfind(post) if post else len(body)
+        while end >= 0 and not _CLOSING.match(body, end + len(post)):
+            end = body.rfind(post, 0, end + len(post) - 1) if post else -1
+        if end >= 0:
             h = code.rfind(pre, 0, end)
             if h >= 0 and h + len(pre) < end:
                 return Slot(start=h + len(pre), end=end, harness_start=h)

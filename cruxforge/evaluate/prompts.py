@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 
 from cruxforge.evaluate.items import EvalItem, Task, locate
+from transition_rules.engine import strip_prelude
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 
@@ -59,7 +60,7 @@ def build_prompt(item: EvalItem, task: Task, examples: list[EvalItem]) -> str:
         slot = locate(ex.code, ex.masked(task))
         blocks.append(
             template("example").format(
-                function=ex.code[: slot.harness_start].rstrip("\n"),
+                function=strip_prelude(ex.lang, ex.code[: slot.harness_start]).rstrip("\n"),
                 masked=ex.masked(task).rstrip("\n"),
                 answer=slot.original(ex.code),
             )
@@ -71,7 +72,7 @@ def build_prompt(item: EvalItem, task: Task, examples: list[EvalItem]) -> str:
     return template(task).format(
         language=language,
         examples="".join(blocks),
-        function=item.code[: slot.harness_start].rstrip("\n"),
+        function=strip_prelude(item.lang, item.code[: slot.harness_start]).rstrip("\n"),
         masked=item.masked(task).rstrip("\n"),
         call_example=call_example,
     )
