@@ -112,7 +112,7 @@ def sandbox_processes(containers: set[str]) -> list[int]:
 def _our_containers() -> set[str]:
     """Ids of the docker worker containers this process owns now."""
     try:
-        from runtimes.docker_backend import LABEL
+        from runtimes.docker_worker import LABEL
         from runtimes.images import docker_client
 
         found = docker_client(timeout=30).containers.list(
@@ -163,6 +163,23 @@ def crossfire(
 ) -> CrossfireReport:
     """Run the crossfire for ``langs`` on ``backend_name`` (``local`` or ``docker``)."""
     t0 = time.monotonic()
+    # every compile happens in the crossfire itself, never served from the compiles kept
+    # by the quiet run before it (runtimes/compiled.py)
+    os.environ["CRUXFORGE_COMPILE_CACHE"] = "0"
+    try:
+        return _crossfire(backend_name, langs, hog, wave, progress, t0)
+    finally:
+        os.environ.pop("CRUXFORGE_COMPILE_CACHE", None)
+
+
+def _crossfire(
+    backend_name: str,
+    langs: Sequence[str],
+    hog: bool,
+    wave: int,
+    progress: Callable[[str], None] | None,
+    t0: float,
+) -> CrossfireReport:
     report = CrossfireReport(backend=backend_name, hog=hog, checks=[])
     slots = HostSlots(512, Path(tempfile.mkdtemp(prefix="cruxforge-crossfire-slots-")))
     many = {"parallel": 64, "slots": slots}

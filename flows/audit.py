@@ -19,6 +19,7 @@ from cruxforge.release import check_seeds
 from cruxforge.translators.reference import read_benchmark
 from flows.holder import label_slots
 from runtimes.backend import get_backend
+from runtimes.spec import parse_languages
 
 
 @task(name="validate-and-type-seeds", retries=1, retry_delay_seconds=2)
@@ -34,7 +35,7 @@ def audit_language_task(
         return audit(Path(benchmark), checks, b, [lang])
 
 
-@flow(name="audit", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)  # type: ignore[arg-type]
+@flow(name="cruxforge-audit", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)  # type: ignore[arg-type]
 def audit_flow(
     benchmark: str = "artifacts/demo/1",
     seeds: str = "seeds/demo.jsonl",
@@ -45,7 +46,7 @@ def audit_flow(
     """Audit ``benchmark`` (a folder of ``<lang>.jsonl``); returns the audit.jsonl path."""
     logger = get_run_logger()
     label_slots(f"audit {benchmark}")
-    wanted = None if languages == "all" else [x.strip() for x in languages.split(",")]
+    wanted = None if languages.strip() == "all" else parse_languages(languages)
     langs = sorted(read_benchmark(Path(benchmark), wanted))
     checks = audit_seeds_task(seeds)
     futures = {lang: audit_language_task.submit(benchmark, checks, lang, backend) for lang in langs}

@@ -38,7 +38,6 @@ from cruxforge.release import (
     BuildSpec,
     check_seeds,
     compute_cases,
-    resolve_languages,
     runtime_status,
     sha256_file,
     translate_batch,
@@ -217,68 +216,31 @@ def _summary(reports: dict[str, list[ItemReport]]) -> list[dict[str, Any]]:
     return rows
 
 
-def artifact_key(name: str) -> str:
-    safe = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
-    return f"build-{safe or 'release'}"
+def artifact_key(spec: BuildSpec) -> str:
+    """``build-<release>-<version>-<model or translator>``, as Prefect keys must be written."""
+    raw = f"build-{spec.release_name}-{spec.version}-{spec.model or spec.translator}"
+    safe = "".join(c if c.isalnum() else "-" for c in raw.lower())
+    return "-".join(part for part in safe.split("-") if part)
 
 
 @flow(
-    name="build",
-    flow_run_name="build-{release_name}-{version}",
+    name="cruxforge-build",
+    flow_run_name="build-{spec.release_name}-{spec.version}",
     task_runner=ThreadPoolTaskRunner(max_workers=DEFAULT_WORKERS),  # type: ignore[arg-type]
     persist_result=True,
     log_prints=True,
 )
-def build(
-    seeds: str = "seeds/demo.jsonl",
-    languages: str = "py,js",
-    translator: str = "reference",
-    references: str | None = "seeds/demo_reference",
-    drafts: str | None = None,
-    model: str | None = None,
-    base_url: str | None = None,
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-    concurrency: int | None = None,
-    llm_config: str | None = None,
-    max_repairs: int = 3,
-    agreement: int = 10,
-    backend: str = "batched",
-    release_name: str = "demo",
-    version: str = "1",
-    out_root: str = "artifacts",
-    work_dir: str | None = None,
-    seeds_licence: str | None = None,
-    refresh: bool = False,
-) -> str:
-    """Build a release; returns its directory. ``languages``: comma-separated ids or 'all'."""
+def build(spec: BuildSpec = BuildSpec()) -> str:  # noqa: B008 - a frozen default is the form
+    """Build a release (seeds -> validation + types -> agreement cases -> translation and
+    repair in rounds, every language at once -> artifacts/NAME/VERSION); returns its
+    directory. Resumable: a rerun with the same parameters reuses every finished item."""
     from cruxforge.llm.client import close_shared
     from cruxforge.release import drafts_problems, make_build_drafter
 
     logger = get_run_logger()
-    langs = resolve_languages(languages)
-    spec = BuildSpec(
-        seeds=seeds,
-        languages=langs,
-        translator=translator,
-        references=references,
-        drafts=drafts,
-        model=model,
-        base_url=base_url,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        concurrency=concurrency,
-        llm_config=llm_config,
-        max_repairs=max_repairs,
-        agreement=agreement,
-        backend=backend,
-        release_name=release_name,
-        version=version,
-        out_root=out_root,
-        work_dir=work_dir,
-        seeds_licence=seeds_licence,
-        refresh=refresh,
-    )
+    langs = spec.languages
+    seeds, backend = spec.seeds, spec.backend
+    release_name, version = spec.release_name, spec.version
     make_build_drafter(spec)  # a bad translator or model config fails here, before any work
     label_slots(f"build {release_name} {version}")
     status_f = check_runtimes_task.submit(backend, langs)
@@ -296,11 +258,11 @@ def build(
     progress_id = str(
         create_progress_artifact(
             0.0,
-            key=artifact_key(release_name) + "-progress",
+            key=artifact_key(spec) + "-progress",
             description=f"Items finished in build {release_name} {version}",
         )
     )
-    task = translate_task.with_options(refresh_cache=True) if refresh else translate_task
+    task = translate_task.with_options(refresh_cache=True) if spec.refresh else translate_task
     futures = {
         lang: task.submit(spec, typed, lang, cases, progress_id)
         for lang in langs
@@ -331,7 +293,7 @@ def build(
     rows = _summary(reports)
     create_table_artifact(
         table=rows,
-        key=artifact_key(release_name),
+        key=artifact_key(spec),
         description=f"Per-language results of release {release_name} {version}",
     )
     md = [
@@ -349,7 +311,7 @@ def build(
         "",
         f"Verify: `cruxforge release verify {out}`",
     ]
-    create_markdown_artifact("\n".join(md), key=artifact_key(release_name) + "-card")
+    create_markdown_artifact("\n".join(md), key=artifact_key(spec) + "-card")
     return out
 
 

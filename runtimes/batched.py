@@ -6,7 +6,8 @@ for one compiler invocation and one runtime start per batch instead of per progr
 
 How it keeps the verdicts identical:
 
-* programs are composed by ``transition_rules.batch`` into one source, each item in
+* programs are composed into one source by the *composer* the engine is given (the
+  rules' ``transition_rules.batch``, registered when the rules are loaded), each item in
   its own namespace; the batch supervisor (``batch_supervisor.sh``) runs it and keeps
   per-item time and output limits;
 * a function tree-sitter finds a syntax error in runs alone before the batch compiles;
@@ -34,12 +35,13 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from runtimes.backend import (
     Backend,
     BatchRun,
     Program,
+    ProgramParts,
     RunResult,
     ToolchainStatus,
     Verdict,
@@ -54,7 +56,6 @@ from runtimes.verdicts import (
     signal_of_status,
     trim_diagnostics,
 )
-from transition_rules.batch import ComposedBatch
 
 # an item still running after this long is left to run in the background while the batch
 # goes on; if it finishes before its limit it is re-run alone for its exact verdict
@@ -68,6 +69,44 @@ _NOTE_RE = re.compile(r"^BATCH (END|NOSTART|SLOW) (\d+)(?: (\S+))?(?: (-?\d+))?$
 _ALONE_RE = re.compile(r"^BATCH ALONE (\d+) (DONE|EXIT|TIMEOUT|FLOODED) (-?\d+) ([01]) (\d+)$")
 _ALONE_END_RE = re.compile(r"^BATCH ALONE-END (\d+)$")
 _ALONE_ERR_RE = re.compile(r"=== crux alone (\d+) ===\n(.*?)\n=== crux alone end ===\n", re.S)
+
+
+@dataclass(frozen=True)
+class ComposedBatch:
+    source: str
+    # item position -> (first line, last line), 1-based, in ``source``
+    lines: dict[int, tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    max_items: int
+    rerun_in_process: bool
+
+
+class Composer(Protocol):
+    """Puts programs of one language into one source: the rules layer's job (it knows
+    the language's namespaces), handed to the engine so that runtimes import no rules."""
+
+    def settings(self, lang: str) -> BatchSettings | None:
+        """The language's batch settings; None when its programs can't be batched."""
+
+    def why_alone(self, program: Program) -> str | None:
+        """Why ``program`` can't share a source (None: it can)."""
+
+    def compose(self, lang: str, parts: list[ProgramParts]) -> ComposedBatch: ...
+
+    def has_syntax_error(self, lang: str, function: str) -> bool:
+        """A parse of the function alone finds an error (it would fail the batch)."""
+
+
+_composer: Composer | None = None
+
+
+def register_composer(composer: Composer) -> None:
+    """Make ``composer`` the default of every batched engine (the rules do, on import)."""
+    global _composer
+    _composer = composer
 
 
 @dataclass
@@ -192,13 +231,26 @@ def _alone_outcome(a: _Alone, stderr: str) -> ProcessOutcome:
 class BatchedBackend(Backend):
     name = "batched"
 
-    def __init__(self, inner: str = "auto", max_items: int | None = None, **options: Any):
+    def __init__(
+        self,
+        inner: str = "auto",
+        max_items: int | None = None,
+        composer: Composer | None = None,
+        **options: Any,
+    ):
         if inner == self.name:
             raise ValueError("the batched engine needs another backend inside it")
         self.inner_name = inner
         self.inner = get_backend(inner, **options)
         self.max_items = max_items
+        self._composer = composer
         self.stats = BatchStats()
+
+    @property
+    def composer(self) -> Composer | None:
+        """The composer given, else the one registered by the rules (looked up when used:
+        the rules may be loaded after the engine is made)."""
+        return self._composer or _composer
 
     def doctor(self, lang: str) -> ToolchainStatus:
         st = self.inner.doctor(lang)
@@ -209,11 +261,10 @@ class BatchedBackend(Backend):
 
     # ------------------------------------------------------------------ planning
 
-    def _batch_rules(self, program: Program) -> Any:
-        """The language's rules when ``program`` can share a source, else None."""
-        from transition_rules.batch import why_alone
-        from transition_rules.engine import rules_for
-
+    def _batch_rules(self, program: Program) -> BatchSettings | None:
+        """The language's batch settings when ``program`` can share a source, else None."""
+        if self.composer is None:  # nothing rendered from rules was loaded: no parts
+            return None
         if program.judge != "protocol" or program.variant or program.batch is not None:
             return None
         if program.parts is None or program.n_cases == 0:
@@ -221,16 +272,18 @@ class BatchedBackend(Backend):
         if program.compile_seconds is not None:
             return None
         try:
-            rules = rules_for(program.lang)
+            settings = self.composer.settings(program.lang)
         except Exception:  # no rules for the language: the inner backend says why
             return None
-        return rules if why_alone(rules, program.parts) is None else None
+        if settings is None or self.composer.why_alone(program) is not None:
+            return None
+        return settings
 
     def execute(self, programs: Sequence[Program]) -> list[RunResult]:
         results: list[RunResult | None] = [None] * len(programs)
         groups: dict[str, list[int]] = {}
         alone: list[int] = []
-        rules_of: dict[str, Any] = {}
+        rules_of: dict[str, BatchSettings] = {}
         for i, p in enumerate(programs):
             rules = self._batch_rules(p)
             if rules is None:
@@ -263,7 +316,7 @@ class BatchedBackend(Backend):
         self._count_alone(whys)
         return self.inner.execute(programs)
 
-    def _run_group(self, rules: Any, progs: list[Program]) -> list[RunResult]:
+    def _run_group(self, rules: BatchSettings, progs: list[Program]) -> list[RunResult]:
         try:
             spec = get_spec(progs[0].lang)
         except RuntimeSpecError:
@@ -276,7 +329,11 @@ class _Group:
     why), what is still to batch."""
 
     def __init__(
-        self, engine: BatchedBackend, rules: Any, spec: RuntimeSpec, progs: list[Program]
+        self,
+        engine: BatchedBackend,
+        rules: BatchSettings,
+        spec: RuntimeSpec,
+        progs: list[Program],
     ) -> None:
         self.engine, self.rules, self.spec, self.progs = engine, rules, spec, progs
         self.stats = engine.stats
@@ -285,15 +342,14 @@ class _Group:
         self.todo: list[list[int]] = []
 
     def run(self) -> list[RunResult]:
-        from transition_rules.batch import compose
-        from transition_rules.parsing import syntax_errors
-
+        composer = self.engine.composer
+        assert composer is not None
         lang, limits = self.spec.lang, self.spec.limits
         # a function tree-sitter can't parse would fail the whole batch's compile: it runs
         # alone (exactly as before) and the batch compiles once
         for i, p in enumerate(self.progs):
             try:
-                broken = bool(p.parts and syntax_errors(lang, p.parts.function))
+                broken = bool(p.parts and composer.has_syntax_error(lang, p.parts.function))
             except Exception:  # no grammar: leave it to the compiler
                 broken = False
             if broken:
@@ -302,7 +358,7 @@ class _Group:
         # batches of at most max_items programs, all of about the same size, as many as
         # the inner backend runs at once (or a multiple), so no slot idles on the last
         width = max(1, int(getattr(self.engine.inner, "parallel", 2)))
-        size = self.engine.max_items or self.rules.batch.max_items
+        size = self.engine.max_items or self.rules.max_items
         parts = max(-(-len(rest) // size), min(width, len(rest) // MIN_SPLIT), 1)
         if parts > width and len(rest) // (-(-parts // width) * width) >= MIN_SPLIT:
             parts = -(-parts // width) * width
@@ -319,7 +375,10 @@ class _Group:
                     wave.append(idxs)
             if not wave:
                 continue
-            composed = [compose(self.rules, [self.progs[i].parts for i in w]) for w in wave]  # type: ignore[misc]
+            composed = [
+                composer.compose(lang, [self.progs[i].parts for i in w])  # type: ignore[misc]
+                for w in wave
+            ]
             bprogs = [
                 Program(
                     id=f"batch:{lang}:{self.progs[idxs[0]].id}+{len(idxs) - 1}",
@@ -330,7 +389,7 @@ class _Group:
                         items=len(idxs),
                         item_seconds=limits.run_seconds,
                         suspect_seconds=min(SUSPECT_SECONDS, limits.run_seconds / 4),
-                        rerun_in_process=self.rules.batch.rerun_in_process,
+                        rerun_in_process=self.rules.rerun_in_process,
                     ),
                     compile_seconds=limits.compile_seconds
                     * (1 + COMPILE_ALLOWANCE_PER_ITEM * len(idxs)),

@@ -18,12 +18,13 @@ One program at a time per worker (``parallel`` workers per language):
 2. compiled languages only: ``docker update`` lowers the container's memory limit from
    the compile limit to the run limit, then ``exec`` #2 runs the program.
 
-Each step runs under a small bash driver (:data:`DRIVER`) in its own session and process
-group, under ``prlimit`` (file size = ``limits.file_mb``, no core files, processes =
-``limits.pids``); a fork-free watchdog kills the group at the time limit or as soon as
-stdout or stderr passes ``limits.output_kb``. After every step the driver SIGKILLs every
-process of the worker's uid (``kill -9 -1``; the keeper is another uid), loops until ``/proc``
-shows none left and reports the count (a step that leaves one behind is an infra_error).
+Each step runs under a small bash driver (``runtimes/docker_driver.sh``) in its own
+session and process group, under ``prlimit`` (file size = ``limits.file_mb``, no core
+files, processes = ``limits.pids``); a fork-free watchdog kills the group at the time
+limit or as soon as stdout or stderr passes ``limits.output_kb``. After every step the
+driver SIGKILLs every process of the worker's uid (``kill -9 -1``; the keeper is another
+uid), loops until ``/proc`` shows none left and reports the count (a step that leaves
+one behind is an infra_error).
 
 Memory: ``docker exec`` cannot get a cgroup of its own, so the *container* cgroup is the
 limit: before each step it is set to the step's limit (``compile_memory_mb`` /
@@ -48,14 +49,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import socket
-import tempfile
 import threading
-import time
 import uuid
 import weakref
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
 from typing import Any
 
 from runtimes import supervisor
@@ -66,506 +63,20 @@ from runtimes.backend import (
     ToolchainStatus,
     register_backend,
 )
+from runtimes.docker_worker import (
+    CACHE_ROOT,
+    HOME,
+    Worker,
+    WorkerError,
+    _decode,
+    _reap_orphans,
+    _subst,
+)
 from runtimes.images import DockerUnavailableError, docker_client, image_exists, image_tag
-from runtimes.pool import run_programs
+from runtimes.sandbox import VERDICT_FILE, base_env, run_programs
 from runtimes.slots import HostSlots
 from runtimes.spec import RuntimeSpec, RuntimeSpecError, get_spec
-from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result, signal_of_status
-
-SANDBOX_UID = 10001  # the images' `sandbox` user (owns /work in the image)
-KEEPER_UID = 10002  # the container's idle main process; programs cannot signal it
-# Each worker runs its programs as a uid of its own, leased host-wide: RLIMIT_NPROC (the
-# driver's `prlimit --nproc`, which keeps the container's pids headroom for the driver)
-# counts a uid's processes across the whole host, so a fork bomb filling it in one worker
-# would starve a JVM starting in another worker if they shared a uid.
-WORKER_UID_BASE = 20000
-WORKER_UIDS = 4096
-PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-HOME = "/work/home"
-CACHE_ROOT = "/work/cache"
-VERDICT_FILE = ".cruxforge-verdicts"
-MAX_VERDICT_BYTES = 4 * 1024 * 1024
-DRIVER_MB = 48  # memory allowed on top of a step's limit: driver, watchdog, init
-PIDS_HEADROOM = 32  # container pids on top of limits.pids: driver, watchdog, init
-WORK_TMPFS_MB = 2048  # /work: run dirs, HOME caches (tmpfs pages count as memory anyway)
-TMP_TMPFS_MB = 1024
-EXEC_GRACE_SECONDS = 60.0  # on top of a step's limit before the exec itself is abandoned
-LABEL = "org.cruxforge.worker"
-
-# The driver runs inside the container as the worker's uid:
-#   bash -c DRIVER cruxforge-driver MODE ID FILE FINAL TAG USECS FSIZE CAP NPROC -- CMD...
-# MODE "new": make /work/run/ID afresh, source from stdin into FILE; "cont": reuse it.
-# FINAL "1": clean up after the step; "onfail": only if the step did not succeed.
-# It prints framed blobs: "@@NAME SIZE\n" SIZE bytes "\n" (meta, out, err, verdicts).
-DRIVER = r"""
-set -u
-umask 022
-mode=$1 id=$2 file=$3 final=$4 tag=$5 usecs=$6 fsize=$7 cap=$8 nproc=$9
-shift 9
-[ "${1:-}" = "--" ] && shift
-W=/work/run/$id M=/work/meta/$id
-declare -A META=()
-
-oomcount() {  # -> OOM (the container cgroup's oom_kill counter, -1 if unknown)
-    local k v f
-    OOM=-1
-    for f in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do
-        [ -r "$f" ] || continue
-        while read -r k v; do
-            if [ "$k" = oom_kill ]; then OOM=$v; return; fi
-        done < "$f"
-    done
-}
-cpuusage() {  # -> CPU (the container cgroup's CPU time in microseconds, -1 if unknown)
-    local k v f
-    CPU=-1
-    for f in /sys/fs/cgroup/cpuacct/cpuacct.usage /sys/fs/cgroup/cpu,cpuacct/cpuacct.usage; do
-        if [ -r "$f" ] && read -r v < "$f"; then CPU=$((v / 1000)); return; fi
-    done
-    if [ -r /sys/fs/cgroup/cpu.stat ]; then
-        while read -r k v; do
-            if [ "$k" = usage_usec ]; then CPU=$v; return; fi
-        done < /sys/fs/cgroup/cpu.stat
-    fi
-}
-nap() { read -r -t "$1" -u 7 _ 2>/dev/null; }  # sleep without forking
-now_us() { NOW=${EPOCHREALTIME/./}; NOW=$((10#$NOW)); }
-emit() {  # NAME FILE CAP
-    local n=0
-    if [ -f "$2" ]; then n=$(stat -c %s -- "$2" 2>/dev/null || echo 0); fi
-    (( n > $3 )) && n=$3
-    printf '@@%s %d\n' "$1" "$n"
-    if (( n > 0 )); then head -c "$n" -- "$2"; fi
-    printf '\n'
-}
-sweep() {  # SIGKILL every process of ours but this shell; LEFT = how many remain
-    local i p
-    for ((i = 0; i < 250; i++)); do
-        kill -KILL -1 2>/dev/null
-        LEFT=0
-        for p in /proc/[0-9]*; do
-            p=${p#/proc/}
-            [ "$p" = "$$" ] && continue
-            [ -O "/proc/$p" ] || continue
-            # a zombie waiting for init to reap it holds nothing
-            read -r _ _ st _ < "/proc/$p/stat" 2>/dev/null || continue
-            [ "$st" = Z ] && continue
-            LEFT=$((LEFT + 1))
-        done
-        (( LEFT == 0 )) && return
-        nap 0.02
-    done
-}
-cleanup() {
-    cd /work
-    rm -rf -- "$W" "$M" 2>/dev/null
-    find /tmp -mindepth 1 -delete 2>/dev/null
-    find "$HOME" -mindepth 1 -maxdepth 1 ! -name .cache -exec rm -rf -- {} + 2>/dev/null
-    true
-}
-
-if [ "$mode" = new ]; then
-    rm -rf -- "$W" "$M"
-    mkdir -p -- "$W" "$M" "$HOME" || { echo "cannot make $W" >&2; exit 90; }
-    cat > "$W/$file" || { echo "cannot write the source" >&2; exit 91; }
-else
-    [ -d "$W" ] && [ -d "$M" ] || { echo "no work dir $W" >&2; exit 92; }
-fi
-rm -f -- "$M/.tick" "$M/$tag".* "$W/.cruxforge-verdicts"
-mkfifo -- "$M/.tick" && exec 7<>"$M/.tick" || { echo "no fifo" >&2; exit 93; }
-
-oomcount; oom0=$OOM
-cpuusage; cpu0=$CPU
-now_us; t0=$NOW
-( exec 7>&-
-  cd "$W" || exit 126
-  echo 1000 > /proc/self/oom_score_adj 2>/dev/null
-  exec setsid prlimit --fsize="$fsize" --core=0 --nproc="$nproc" -- "$@"
-) < /dev/null > "$M/$tag.out" 2> "$M/$tag.err" &
-pid=$!
-( # watchdog: time limit first (fork-free), output caps every 2nd tick
-  deadline=$((t0 + usecs)) k=0
-  while kill -0 "$pid" 2>/dev/null; do
-      nap 0.05
-      now_us
-      if (( NOW >= deadline )); then
-          : > "$M/$tag.timeout"; kill -KILL -- "-$pid" "$pid"; exit 0
-      fi
-      k=$((k + 1))
-      if (( k % 2 == 0 )) && sz=$(stat -c %s -- "$M/$tag.out" "$M/$tag.err"); then
-          set -- $sz
-          if (( ${1:-0} > cap || ${2:-0} > cap )); then
-              : > "$M/$tag.outx"; kill -KILL -- "-$pid" "$pid"; exit 0
-          fi
-      fi
-  done
-) 2>/dev/null &
-wdog=$!
-wait "$pid"; rc=$?
-now_us; t1=$NOW
-kill -KILL "$wdog" 2>/dev/null; wait "$wdog" 2>/dev/null
-kill -KILL -- "-$pid" 2>/dev/null
-oomcount; oom1=$OOM
-cpuusage; cpu1=$CPU
-exec 7>&-
-sweep
-timed=0 outx=0
-[ -e "$M/$tag.timeout" ] && timed=1
-[ -e "$M/$tag.outx" ] && outx=1
-osz=$(stat -c %s -- "$M/$tag.out" 2>/dev/null || echo 0)
-esz=$(stat -c %s -- "$M/$tag.err" 2>/dev/null || echo 0)
-(( osz > cap || esz > cap )) && outx=1
-{
-    echo "rc=$rc"; echo "us=$((t1 - t0))"; echo "timeout=$timed"; echo "outx=$outx"
-    echo "oom0=$oom0"; echo "oom1=$oom1"; echo "left=$LEFT"
-    (( cpu0 >= 0 && cpu1 >= 0 )) && echo "cpu_us=$((cpu1 - cpu0))"
-} > "$M/meta"
-emit meta "$M/meta" 4096
-emit out "$M/$tag.out" "$cap"
-emit err "$M/$tag.err" "$cap"
-emit verdicts "$W/.cruxforge-verdicts" 4194304
-ok=0
-(( rc == 0 && timed == 0 && outx == 0 && oom1 == oom0 )) && ok=1
-if [ "$final" = 1 ] || { [ "$final" = onfail ] && (( ok == 0 )); }; then
-    cleanup
-fi
-used=$(df -k --output=used /work /tmp 2>/dev/null | tail -n +2 | tr '\n' ' ')
-printf '@@tmpfs %d\n%s\n' "${#used}" "$used"
-exit 0
-"""
-
-
-class WorkerError(RuntimeError):
-    """The worker container failed (died, stopped answering): infra_error, replace it."""
-
-
-def _decode(b: bytes) -> str:
-    return b.decode("utf-8", errors="replace")
-
-
-def _parse_frames(data: bytes) -> dict[str, bytes]:
-    out: dict[str, bytes] = {}
-    i = 0
-    while i < len(data):
-        nl = data.find(b"\n", i)
-        if nl < 0 or not data.startswith(b"@@", i):
-            break
-        name, _, size = data[i + 2 : nl].decode("ascii", "replace").partition(" ")
-        try:
-            n = int(size)
-        except ValueError:
-            break
-        out[name] = data[nl + 1 : nl + 1 + n]
-        i = nl + 1 + n + 1
-    return out
-
-
-class _Worker:
-    """One long-lived container for one language; runs one step at a time."""
-
-    def __init__(self, backend: DockerBackend, spec: RuntimeSpec, image: str) -> None:
-        self.backend = backend
-        self.spec = spec
-        self.image = image
-        self.container: Any = None
-        self.mem_mb: int | None = None
-        self.tmpfs_mb = 0
-        self.counter = 0
-        self.uid = SANDBOX_UID
-        self._lease: int | None = None  # fd holding this worker's uid lease
-
-    # ------------------------------------------------------------ lifecycle
-
-    def start(self) -> None:
-        client = self.backend.client
-        spec = self.spec
-        mem = spec.limits.memory_mb + DRIVER_MB
-        name = f"cruxforge-{spec.lang}-{uuid.uuid4().hex[:10]}"
-        slot, self._lease = worker_uids().acquire()
-        self.uid = WORKER_UID_BASE + slot
-        try:
-            self._run(client, name, mem)
-        except BaseException:
-            self._drop_lease()
-            raise
-        self.mem_mb = mem
-        self.tmpfs_mb = 0
-
-    def _drop_lease(self) -> None:
-        fd, self._lease = self._lease, None
-        if fd is not None:
-            worker_uids().release(fd)
-
-    def _run(self, client: Any, name: str, mem: int) -> None:
-        spec = self.spec
-        self.container = client.containers.run(
-            self.image,
-            command=["sleep", "infinity"],
-            name=name,
-            detach=True,
-            init=True,
-            user=f"{KEEPER_UID}:{KEEPER_UID}",
-            network_mode="none",
-            mem_limit=f"{mem}m",
-            memswap_limit=f"{mem}m",
-            pids_limit=spec.limits.pids + PIDS_HEADROOM,
-            read_only=True,
-            tmpfs={
-                "/work": f"rw,exec,nosuid,nodev,size={WORK_TMPFS_MB}m,mode=0755,"
-                f"uid={self.uid},gid={self.uid}",
-                "/tmp": f"rw,exec,nosuid,nodev,size={TMP_TMPFS_MB}m,mode=1777",
-            },
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            ipc_mode="private",
-            working_dir="/work",
-            environment={"PATH": PATH, "HOME": HOME, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
-            labels={
-                LABEL: spec.lang,
-                f"{LABEL}.owner-pid": str(_pid()),
-                f"{LABEL}.owner-host": socket.gethostname(),
-                f"{LABEL}.uid": str(self.uid),
-            },
-            stdin_open=False,
-            tty=False,
-        )
-
-    def remove(self) -> None:
-        c, self.container = self.container, None
-        if c is not None:
-            with contextlib.suppress(Exception):
-                c.remove(force=True)
-        self._drop_lease()  # only once the container (and its processes) is gone
-
-    def alive(self) -> bool:
-        if self.container is None:
-            return False
-        try:
-            self.container.reload()
-        except Exception:
-            return False
-        return bool(self.container.attrs.get("State", {}).get("Running"))
-
-    def ensure(self) -> None:
-        if self.container is None:
-            self.start()
-
-    # ------------------------------------------------------------ memory
-
-    def set_memory(self, step_mb: int) -> None:
-        want = step_mb + DRIVER_MB + self.tmpfs_mb
-        if want == self.mem_mb:
-            return
-        try:
-            self.container.update(mem_limit=f"{want}m", memswap_limit=f"{want}m")
-        except Exception as e:
-            raise WorkerError(f"cannot set the worker's memory limit to {want} MB: {e}") from e
-        self.mem_mb = want
-
-    # ------------------------------------------------------------ exec
-
-    def exec_raw(
-        self,
-        cmd: list[str],
-        *,
-        stdin: bytes | None,
-        env: dict[str, str],
-        timeout: float,
-    ) -> tuple[int | None, bytes, bytes]:
-        """Run ``cmd`` in the container as the worker's uid; (exit code, stdout, stderr)."""
-        from docker.utils.socket import frames_iter
-
-        api = self.backend.client.api
-        try:
-            exec_id = api.exec_create(
-                self.container.id,
-                cmd,
-                stdout=True,
-                stderr=True,
-                stdin=stdin is not None,
-                tty=False,
-                environment=env,
-                workdir="/work",
-                user=f"{self.uid}:{self.uid}",
-            )["Id"]
-            sock = api.exec_start(exec_id, socket=True)
-        except Exception as e:
-            raise WorkerError(f"docker exec failed: {e}") from e
-        raw = getattr(sock, "_sock", sock)
-        out = bytearray()
-        err = bytearray()
-        try:
-            raw.settimeout(timeout)
-            if stdin is not None:
-                raw.sendall(stdin)
-            # EOF on the program's stdin even without data
-            with contextlib.suppress(OSError):
-                raw.shutdown(socket.SHUT_WR)
-            for stream, chunk in frames_iter(sock, tty=False):
-                if stream == 2:
-                    err += chunk
-                else:
-                    out += chunk
-        except (TimeoutError, OSError) as e:
-            raise WorkerError(f"docker exec did not finish within {timeout:.0f}s: {e}") from e
-        finally:
-            with contextlib.suppress(Exception):
-                sock.close()
-        code: int | None = None
-        for _ in range(50):
-            try:
-                info = api.exec_inspect(exec_id)
-            except Exception as e:
-                raise WorkerError(f"docker exec inspect failed: {e}") from e
-            if not info.get("Running"):
-                code = info.get("ExitCode")
-                break
-            time.sleep(0.02)
-        return code, bytes(out), bytes(err)
-
-    def step(
-        self,
-        *,
-        mode: str,
-        run_id: str,
-        final: str,
-        tag: str,
-        argv: list[str],
-        seconds: float,
-        env: dict[str, str],
-        stdin: bytes | None,
-        source_file: str | None = None,
-    ) -> tuple[ProcessOutcome, str]:
-        """Run one step through the driver -> (outcome, verdict file text)."""
-        lim = self.spec.limits
-        cap = lim.output_kb * 1024
-        cmd = [
-            "bash", "-c", DRIVER, "cruxforge-driver",
-            mode, run_id, source_file or self.spec.source_file, final, tag,
-            str(int(seconds * 1_000_000)),
-            str(lim.file_mb * 1024 * 1024),
-            str(cap),
-            str(lim.pids),
-            "--", *argv,
-        ]  # fmt: skip
-        code, out, err = self.exec_raw(
-            cmd, stdin=stdin, env=env, timeout=seconds + EXEC_GRACE_SECONDS
-        )
-        frames = _parse_frames(out)
-        if code != 0 or "meta" not in frames or "tmpfs" not in frames:
-            if not self.alive():
-                raise WorkerError(f"the worker container died during the {tag} step (exit {code})")
-            raise WorkerError(
-                f"the sandbox driver failed in the {tag} step (exit {code}): "
-                f"{_decode(err).strip()[-500:]}"
-            )
-        meta: dict[str, str] = {}
-        for line in _decode(frames["meta"]).splitlines():
-            k, _, v = line.partition("=")
-            meta[k.strip()] = v.strip()
-        with contextlib.suppress(ValueError):
-            used_kb = sum(int(x) for x in _decode(frames["tmpfs"]).split())
-            self.tmpfs_mb = (used_kb + 1023) // 1024
-        left = int(meta.get("left", "0") or 0)
-        if left:
-            raise WorkerError(f"{left} process(es) survived the {tag} step's kill")
-        rc = int(meta.get("rc", "0"))
-        oom0, oom1 = int(meta.get("oom0", "-1")), int(meta.get("oom1", "-1"))
-        sig = signal_of_status(rc)
-        exit_code = None if sig is not None else rc
-        timed_out = meta.get("timeout") == "1" and sig == 9
-        if oom0 >= 0:
-            memory = oom1 > oom0
-        else:  # no counter readable: a SIGKILL that was not ours
-            memory = sig == 9 and not timed_out and meta.get("outx") != "1"
-        outcome = ProcessOutcome(
-            exit_code=exit_code,
-            signal=sig,
-            stdout=_decode(frames.get("out", b"")),
-            stderr=_decode(frames.get("err", b"")),
-            timed_out=timed_out and not memory,
-            memory_exceeded=memory,
-            output_exceeded=meta.get("outx") == "1" and not memory,
-            seconds=int(meta.get("us", "0")) / 1e6,
-            cpu_seconds=int(meta["cpu_us"]) / 1e6 if meta.get("cpu_us") else None,
-        )
-        return outcome, _decode(frames.get("verdicts", b""))
-
-    def cleanup(self, run_id: str) -> None:
-        """Remove a run's leftovers after a failure mid-way (best effort)."""
-        if self.container is None:
-            return
-        with contextlib.suppress(Exception):
-            self.exec_raw(
-                [
-                    "bash",
-                    "-c",
-                    'kill -KILL -1 2>/dev/null; rm -rf -- "$1" "$2"; true',
-                    "x",
-                    f"/work/run/{run_id}",
-                    f"/work/meta/{run_id}",
-                ],
-                stdin=None,
-                env={"PATH": PATH},
-                timeout=30,
-            )
-
-
-def _pid() -> int:
-    import os
-
-    return os.getpid()
-
-
-def _subst(text: str, spec: RuntimeSpec, workdir: str) -> str:
-    return (
-        text.replace("{file}", spec.source_file)
-        .replace("{stem}", PurePosixPath(spec.source_file).stem)
-        .replace("{workdir}", workdir)
-    )
-
-
-def _reap_orphans(client: Any) -> None:
-    """Remove worker containers whose owning process is gone (e.g. it was SIGKILLed)."""
-    import os
-
-    try:
-        found = client.containers.list(all=True, filters={"label": LABEL})
-    except Exception:
-        return
-    for c in found:
-        try:
-            owner = int(c.labels.get(f"{LABEL}.owner-pid", "0"))
-        except ValueError:
-            owner = 0
-        if owner == os.getpid() or c.labels.get(f"{LABEL}.owner-host") != socket.gethostname():
-            continue
-        alive = owner > 0
-        if alive:
-            try:
-                os.kill(owner, 0)
-            except ProcessLookupError:
-                alive = False
-            except PermissionError:
-                pass
-        if not alive:
-            with contextlib.suppress(Exception):
-                c.remove(force=True)
-
-
-_uids: HostSlots | None = None
-_uids_lock = threading.Lock()
-
-
-def worker_uids() -> HostSlots:
-    """Host-wide leases of worker uids (``WORKER_UID_BASE + n``), as flock'd files: a
-    lease dies with its process, whose containers the next backend reaps first."""
-    global _uids
-    with _uids_lock:
-        if _uids is None:
-            _uids = HostSlots(WORKER_UIDS, Path(tempfile.gettempdir()) / "cruxforge-docker-uids")
-        return _uids
-
+from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result
 
 _LIVE: weakref.WeakSet[DockerBackend] = weakref.WeakSet()
 
@@ -591,9 +102,9 @@ class DockerBackend(Backend):
         self._client = client
         self._client_error: str | None = None
         self._lock = threading.Condition()
-        self._idle: dict[str, list[_Worker]] = {}
+        self._idle: dict[str, list[Worker]] = {}
         self._count: dict[str, int] = {}
-        self._all: list[_Worker] = []
+        self._all: list[Worker] = []
         self._closed = False
         _LIVE.add(self)
 
@@ -668,7 +179,7 @@ class DockerBackend(Backend):
 
     # ---------------------------------------------------------------- workers
 
-    def _acquire(self, spec: RuntimeSpec, tag: str) -> _Worker:
+    def _acquire(self, spec: RuntimeSpec, tag: str) -> Worker:
         with self._lock:
             while True:
                 if self._closed:
@@ -679,7 +190,7 @@ class DockerBackend(Backend):
                     break
                 if self._count.get(spec.lang, 0) < self.parallel:
                     self._count[spec.lang] = self._count.get(spec.lang, 0) + 1
-                    w = _Worker(self, spec, tag)
+                    w = Worker(self, spec, tag)
                     self._all.append(w)
                     break
                 self._lock.wait()
@@ -690,7 +201,7 @@ class DockerBackend(Backend):
             raise
         return w
 
-    def _release(self, w: _Worker) -> None:
+    def _release(self, w: Worker) -> None:
         with self._lock:
             if self._closed:
                 w.remove()
@@ -698,7 +209,7 @@ class DockerBackend(Backend):
             self._idle.setdefault(w.spec.lang, []).append(w)
             self._lock.notify_all()
 
-    def _discard(self, w: _Worker) -> None:
+    def _discard(self, w: Worker) -> None:
         """Remove a failed worker; the next program of its language starts a new one."""
         w.remove()
         with self._lock:
@@ -725,13 +236,7 @@ class DockerBackend(Backend):
         return run_programs(programs, self._execute_one, self.parallel, self.slots)
 
     def _env(self, spec: RuntimeSpec, workdir: str, *, compile_step: bool) -> dict[str, str]:
-        env = {
-            "PATH": PATH,
-            "HOME": HOME,
-            "TMPDIR": "/tmp",
-            "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8",
-        }
+        env = base_env(HOME)
         env.update({k: _subst(v, spec, workdir) for k, v in spec.env.items()})
         if compile_step:
             for var, name in spec.local.caches.items():

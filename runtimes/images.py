@@ -340,7 +340,7 @@ def build_images(
         )
 
     # the largest image first, so a parallel build ends sooner
-    order = sorted(chosen, key=lambda lang: lang != "swift")
+    order = sorted(chosen, key=lambda lang: not chosen[lang].docker.large_image)
     if jobs <= 1 or len(order) <= 1:
         done = {lang: one(lang, chosen[lang]) for lang in order}
     else:

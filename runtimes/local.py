@@ -21,18 +21,13 @@ What each process did is reported as a :class:`~runtimes.verdicts.ProcessOutcome
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
 
 from runtimes import supervisor
 from runtimes.backend import (
@@ -42,255 +37,29 @@ from runtimes.backend import (
     ToolchainStatus,
     register_backend,
 )
+from runtimes.cgroups import Cgroups, Group
 from runtimes.compiled import CompileCache, compile_key
-from runtimes.pool import run_programs
+from runtimes.process import decode, outcome_of, reap, watch
+from runtimes.sandbox import (
+    BASE_PATH,
+    MAX_VERDICT_BYTES,
+    VERDICT_FILE,
+    base_env,
+    run_programs,
+)
 from runtimes.slots import HostSlots
 from runtimes.spec import RuntimeSpec, RuntimeSpecError, get_spec
-from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result, signal_of_status
+from runtimes.verdicts import ProcessOutcome, assemble_result, infra_result
 
 SANDBOX_UID = 65534  # nobody
 INSIDE_WORKDIR = "/work"
 INSIDE_CACHE = "/cache"
 INSIDE_OOM_EVENTS = "/.cruxforge-oom-events"  # the run's cgroup OOM-kill counter, read-only
-VERDICT_FILE = ".cruxforge-verdicts"
-MAX_VERDICT_BYTES = 4 * 1024 * 1024
-CPU_PERIOD_US = 100_000  # each sandbox gets at most one CPU (quota = period)
 SYSTEM_PATHS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-BASE_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-BASE_ENV = {
-    "HOME": "/tmp",
-    "TMPDIR": "/tmp",
-    "LANG": "C.UTF-8",
-    "LC_ALL": "C.UTF-8",
-}
 
 
 class SandboxUnavailableError(RuntimeError):
     """bubblewrap is missing and the backend was not told to run unsandboxed."""
-
-
-# ------------------------------------------------------------------ cgroups
-
-
-class _Group:
-    """One child cgroup (memory + pids) holding one sandboxed process tree."""
-
-    def __init__(self, dirs: list[Path], version: int) -> None:
-        self.dirs = dirs
-        self.version = version
-
-    @property
-    def procs_files(self) -> list[str]:
-        return [str(d / "cgroup.procs") for d in self.dirs]
-
-    def pids(self) -> set[int]:
-        out: set[int] = set()
-        for d in self.dirs:
-            with contextlib.suppress(OSError):
-                out |= {int(x) for x in (d / "cgroup.procs").read_text().split()}
-        return out
-
-    def events_file(self) -> Path | None:
-        """The file whose ``oom_kill`` line counts this group's OOM kills."""
-        for d in self.dirs:
-            for name in ("memory.events", "memory.oom_control"):
-                if (d / name).exists():
-                    return d / name
-        return None
-
-    def oom_killed(self) -> bool:
-        events = self.events_file()
-        if events is None:
-            return False
-        with contextlib.suppress(OSError):
-            for line in events.read_text().splitlines():
-                key, _, val = line.partition(" ")
-                if key == "oom_kill" and int(val or 0) > 0:
-                    return True
-        return False
-
-    def cpu_seconds(self) -> float | None:
-        """CPU time the group's processes used (cgroup v2 ``cpu.stat``, v1 ``cpuacct``)."""
-        for d in self.dirs:
-            with contextlib.suppress(OSError, ValueError):
-                if (d / "cpuacct.usage").exists():
-                    return int((d / "cpuacct.usage").read_text()) / 1e9
-                if (d / "cpu.stat").exists():
-                    for line in (d / "cpu.stat").read_text().splitlines():
-                        key, _, val = line.partition(" ")
-                        if key == "usage_usec":
-                            return int(val) / 1e6
-        return None
-
-    def kill_all(self, timeout: float = 5.0) -> bool:
-        """SIGKILL everything in the group; True when it is verified empty."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.version == 2:
-                with contextlib.suppress(OSError):
-                    (self.dirs[0] / "cgroup.kill").write_text("1")
-            pids = self.pids()
-            if not pids:
-                return True
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.01)
-
-    def remove(self) -> None:
-        for d in self.dirs:
-            for _ in range(50):
-                try:
-                    d.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.02)
-
-
-class _Cgroups:
-    """Finds a writable place for child cgroups (v2 unified, or v1 memory + pids)."""
-
-    def __init__(self) -> None:
-        self.version = 0
-        self.reason = ""
-        self._roots: dict[str, Path] = {}
-        try:
-            self._detect()
-        except OSError as e:  # pragma: no cover - depends on the host
-            self.version, self.reason = 0, f"cgroups unusable: {e}"
-
-    @staticmethod
-    def _own_paths() -> dict[str, str]:
-        paths: dict[str, str] = {}
-        for line in Path("/proc/self/cgroup").read_text().splitlines():
-            _, controllers, path = line.split(":", 2)
-            for c in controllers.split(",") if controllers else [""]:
-                paths[c] = path
-        return paths
-
-    def _try_make(self, root: Path) -> bool:
-        probe = root / f"cruxforge-probe-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        try:
-            probe.mkdir()
-        except OSError:
-            return False
-        probe.rmdir()
-        return True
-
-    def _detect(self) -> None:
-        own = self._own_paths()
-        v1_mem, v1_pids = Path("/sys/fs/cgroup/memory"), Path("/sys/fs/cgroup/pids")
-        if (v1_mem / "memory.limit_in_bytes").exists() and (v1_pids / "cgroup.procs").exists():
-            mem_root = v1_mem / own.get("memory", "/").lstrip("/")
-            pids_root = v1_pids / own.get("pids", "/").lstrip("/")
-            if self._try_make(mem_root) and self._try_make(pids_root):
-                self.version = 1
-                self._roots = {"memory": mem_root, "pids": pids_root}
-                # optional: cap each sandbox at one CPU so a fork bomb cannot starve the host
-                cpu_root = Path("/sys/fs/cgroup/cpu") / own.get("cpu", "/").lstrip("/")
-                if (cpu_root / "cpu.cfs_quota_us").exists() and self._try_make(cpu_root):
-                    self._roots["cpu"] = cpu_root
-                acct_root = Path("/sys/fs/cgroup/cpuacct") / own.get("cpuacct", "/").lstrip("/")
-                if (
-                    (acct_root / "cpuacct.usage").exists()
-                    and acct_root.resolve() != cpu_root.resolve()
-                    and self._try_make(acct_root)
-                ):
-                    self._roots["cpuacct"] = acct_root
-                return
-        unified = Path("/sys/fs/cgroup")
-        if (unified / "cgroup.controllers").exists():
-            # delegate a sub-tree of our own cgroup with memory + pids enabled; v2 allows
-            # that only when our cgroup has no processes of its own, so use a sibling
-            base = unified / own.get("", "/").lstrip("/")
-            enabled = (base / "cgroup.subtree_control").read_text().split()
-            if {"memory", "pids"} <= set(enabled) and self._try_make(base):
-                self.version = 2
-                self._roots = {"": base}
-                return
-            self.reason = f"cgroup v2 at {base} does not delegate memory+pids to children"
-            return
-        self.reason = "no writable cgroup (v1 memory+pids or v2) found"
-
-    @property
-    def available(self) -> bool:
-        return self.version > 0
-
-    def sweep_stale(self) -> None:
-        """Remove empty groups left by cruxforge processes that died mid-run."""
-        for root in self._roots.values():
-            with contextlib.suppress(OSError):
-                for d in root.glob("cruxforge-*-*"):
-                    pid = d.name.split("-")[1]
-                    if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-                        with contextlib.suppress(OSError):
-                            d.rmdir()  # fails (harmlessly) while processes remain
-
-    def create(self, memory_mb: int, pids: int) -> _Group:
-        name = f"cruxforge-{os.getpid()}-{uuid.uuid4().hex[:10]}"
-        limit = str(memory_mb * 1024 * 1024)
-        if self.version == 1:
-            mem = self._roots["memory"] / name
-            pid = self._roots["pids"] / name
-            mem.mkdir()
-            pid.mkdir()
-            (mem / "memory.limit_in_bytes").write_text(limit)
-            with contextlib.suppress(OSError):  # only with swap accounting
-                (mem / "memory.memsw.limit_in_bytes").write_text(limit)
-            (pid / "pids.max").write_text(str(pids))
-            dirs = [mem, pid]
-            if "cpu" in self._roots:
-                cpu = self._roots["cpu"] / name
-                try:
-                    cpu.mkdir()
-                    (cpu / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
-                    (cpu / "cpu.cfs_quota_us").write_text(str(CPU_PERIOD_US))
-                    dirs.append(cpu)
-                except OSError:
-                    with contextlib.suppress(OSError):
-                        cpu.rmdir()
-            if "cpuacct" in self._roots:  # CPU time used (where not co-mounted with cpu)
-                acct = self._roots["cpuacct"] / name
-                with contextlib.suppress(OSError):
-                    acct.mkdir()
-                    dirs.append(acct)
-            return _Group(dirs, 1)
-        d = self._roots[""] / name
-        d.mkdir()
-        (d / "memory.max").write_text(limit)
-        with contextlib.suppress(OSError):
-            (d / "memory.swap.max").write_text("0")
-        (d / "pids.max").write_text(str(pids))
-        with contextlib.suppress(OSError):  # only when the cpu controller is delegated
-            (d / "cpu.max").write_text(f"{CPU_PERIOD_US} {CPU_PERIOD_US}")
-        return _Group([d], 2)
-
-
-# ------------------------------------------------------------------ process runner
-
-
-def _reader(stream: IO[bytes], cap: int, sink: bytearray, over: threading.Event) -> None:
-    try:
-        while True:
-            chunk = stream.read1(65536)  # type: ignore[attr-defined]
-            if not chunk:
-                return
-            room = cap - len(sink)
-            if room > 0:
-                sink += chunk[:room]
-            if len(chunk) > room:
-                over.set()
-                # keep draining so the process never blocks on a full pipe before the kill
-    except (OSError, ValueError):
-        return
-
-
-def _decode(b: bytes | bytearray) -> str:
-    return bytes(b).decode("utf-8", errors="replace")
 
 
 @register_backend
@@ -314,7 +83,7 @@ class LocalBackend(Backend):
         self.keep_workdirs = keep_workdirs
         self.bwrap = bwrap or shutil.which("bwrap")
         self.is_root = os.geteuid() == 0
-        self.cgroups = _Cgroups()
+        self.cgroups = Cgroups()
         self.cgroups.sweep_stale()
         if work_root is None:
             shm = Path("/dev/shm")
@@ -474,13 +243,12 @@ class LocalBackend(Backend):
         if path.is_symlink() or not path.is_file():
             return ""
         with open(path, "rb") as f:
-            return _decode(f.read(MAX_VERDICT_BYTES))
+            return decode(f.read(MAX_VERDICT_BYTES))
 
     # ---------------------------------------------------------------- sandbox
 
     def _env(self, spec: RuntimeSpec, workdir: str, with_caches: bool) -> dict[str, str]:
-        env = dict(BASE_ENV)
-        env["PATH"] = self._host_path(spec)
+        env = base_env("/tmp", spec.local.path)
         env.update(spec.env)
         env.update(spec.local.env)
         env["CRUXFORGE_VERDICTS"] = f"{workdir}/{VERDICT_FILE}"
@@ -563,74 +331,18 @@ class LocalBackend(Backend):
         memory_mb: int,
         with_caches: bool,
     ) -> ProcessOutcome:
+        """One step (compile or run) of a program, in its sandbox, watched to the end."""
         sandboxed = not self.unsafe_no_sandbox
-        inside_wd = INSIDE_WORKDIR if sandboxed else str(wd)
-        argv = [
-            c.replace("{file}", spec.source_file)
-            .replace("{stem}", Path(spec.source_file).stem)
-            .replace("{workdir}", inside_wd)
-            for c in command
-        ]
-        env = self._env(spec, inside_wd, with_caches)
-        if not sandboxed and with_caches:
-            self._cache_dirs(spec)
-
-        group: _Group | None = None
+        argv, env = self._command(spec, wd, command, with_caches)
+        group: Group | None = None
         try:
             if self.cgroups.available:
                 group = self.cgroups.create(memory_mb, spec.limits.pids)
         except OSError as e:
             return ProcessOutcome(exit_code=None, infra_error=f"cannot create cgroup: {e}")
-
-        limits = [
-            "prlimit",
-            f"--fsize={spec.limits.file_mb * 1024 * 1024}",
-            "--core=0",
-        ]
-        if group is None and not (self.is_root and not sandboxed):
-            # no pids cgroup: RLIMIT_NPROC (per real uid; ignored for root)
-            limits.append(f"--nproc={spec.limits.pids}")
-        limits.append("--")
-        drop: list[str] = []
-        if sandboxed and self.is_root:
-            # bwrap runs as root (so it can bind e.g. /root/.cargo, which `nobody` could
-            # not reach) without a user namespace; inside, setpriv drops to nobody with
-            # no capabilities before the program starts
-            drop = [
-                "setpriv",
-                f"--reuid={SANDBOX_UID}",
-                f"--regid={SANDBOX_UID}",
-                "--clear-groups",
-                "--inh-caps=-all",
-                "--bounding-set=-all",
-                "--no-new-privs",
-                "--",
-            ]
         status_r, status_w = os.pipe()
-        events = group.events_file() if group is not None else None
-        if sandboxed:
-            inner = self._bwrap_args(spec, wd, env, with_caches, memory_mb, events)
-            inner += ["--json-status-fd", str(status_w), "--", *drop, *argv]
-            popen_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-            cwd = str(wd)
-        else:
-            inner = argv
-            popen_env = dict(env)
-            if events is not None:
-                popen_env["CRUXFORGE_OOM_EVENTS"] = str(events)
-            cwd = str(wd)
-        # join the cgroup(s) first, then rlimits, then the sandbox (which drops privileges)
-        join = (
-            'for f in $CRUXFORGE_CGROUP_PROCS; do echo $$ > "$f" || '
-            '{ echo "cruxforge-sandbox: cannot join cgroup $f" >&2; exit 125; }; done; '
-            'exec "$@"'
-        )
-        full = ["/bin/sh", "-c", join, "cruxforge-wrap", *limits, *inner]
-        popen_env = dict(popen_env)
-        popen_env["CRUXFORGE_CGROUP_PROCS"] = " ".join(group.procs_files) if group else ""
-        out_buf, err_buf = bytearray(), bytearray()
-        over = threading.Event()
-        cap = spec.limits.output_kb * 1024
+        full, popen_env = self._wrapped(spec, wd, argv, env, group, with_caches, memory_mb,
+                                        status_w)  # fmt: skip
         start = time.monotonic()
         try:
             proc = subprocess.Popen(
@@ -638,7 +350,7 @@ class LocalBackend(Backend):
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                cwd=cwd,
+                cwd=str(wd),
                 env=popen_env,
                 start_new_session=True,
                 pass_fds=(status_w,) if sandboxed else (),
@@ -650,72 +362,87 @@ class LocalBackend(Backend):
                 group.remove()
             return ProcessOutcome(exit_code=None, infra_error=f"cannot start sandbox: {e}")
         os.close(status_w)
-        assert proc.stdout is not None and proc.stderr is not None
-        readers = [
-            threading.Thread(target=_reader, args=(proc.stdout, cap, out_buf, over), daemon=True),
-            threading.Thread(target=_reader, args=(proc.stderr, cap, err_buf, over), daemon=True),
-        ]
-        for t in readers:
-            t.start()
-        deadline = start + seconds
-        timed_out = False
-        while True:
-            try:
-                proc.wait(timeout=0.02)
-                break
-            except subprocess.TimeoutExpired:
-                pass
-            if over.is_set():
-                break
-            if time.monotonic() >= deadline:
-                timed_out = True
-                break
-        elapsed = time.monotonic() - start
-        rc = proc.poll()
-        survivors = False
-        if rc is None or group is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            if group is not None and not group.kill_all():
-                survivors = True
-            rc = proc.wait()
-        else:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-        for t in readers:
-            t.join(timeout=5)
+        watched = watch(proc, start + seconds, spec.limits.output_kb * 1024)
+        rc, survivors = reap(proc, group, watched)
         with os.fdopen(status_r, "rb") as f:
             status_text = f.read().decode(errors="replace")
         oom = group.oom_killed() if group else False
         cpu = group.cpu_seconds() if group else None
         if group is not None:
             group.remove()
+        return outcome_of(rc, watched, time.monotonic() - start, oom, cpu, survivors,
+                        sandboxed, status_text)  # fmt: skip
 
-        stderr = _decode(err_buf)
-        outcome = ProcessOutcome(
-            exit_code=None,
-            stdout=_decode(out_buf),
-            stderr=stderr,
-            timed_out=timed_out,
-            memory_exceeded=oom,
-            output_exceeded=over.is_set() and not timed_out,
-            seconds=round(elapsed, 3),
-            cpu_seconds=None if cpu is None else round(cpu, 3),
-        )
-        if rc < 0:
-            outcome.signal = -rc
+    def _command(
+        self, spec: RuntimeSpec, wd: Path, command: list[str], with_caches: bool
+    ) -> tuple[list[str], dict[str, str]]:
+        """The step's argv (placeholders filled) and its environment."""
+        sandboxed = not self.unsafe_no_sandbox
+        inside_wd = INSIDE_WORKDIR if sandboxed else str(wd)
+        argv = [
+            c.replace("{file}", spec.source_file)
+            .replace("{stem}", Path(spec.source_file).stem)
+            .replace("{workdir}", inside_wd)
+            for c in command
+        ]
+        env = self._env(spec, inside_wd, with_caches)
+        if not sandboxed and with_caches:
+            self._cache_dirs(spec)
+        return argv, env
+
+    def _wrapped(
+        self,
+        spec: RuntimeSpec,
+        wd: Path,
+        argv: list[str],
+        env: dict[str, str],
+        group: Group | None,
+        with_caches: bool,
+        memory_mb: int,
+        status_w: int,
+    ) -> tuple[list[str], dict[str, str]]:
+        """The full command line: join the cgroup(s) first, then the rlimits, then the
+        sandbox (which drops privileges), then the step; and the environment to start it."""
+        sandboxed = not self.unsafe_no_sandbox
+        limits = ["prlimit", f"--fsize={spec.limits.file_mb * 1024 * 1024}", "--core=0"]
+        if group is None and not (self.is_root and not sandboxed):
+            # no pids cgroup: RLIMIT_NPROC (per real uid; ignored for root)
+            limits.append(f"--nproc={spec.limits.pids}")
+        limits.append("--")
+        events = group.events_file() if group is not None else None
+        if sandboxed:
+            inner = self._bwrap_args(spec, wd, env, with_caches, memory_mb, events)
+            inner += ["--json-status-fd", str(status_w), "--", *self._drop_privileges(), *argv]
+            popen_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
         else:
-            outcome.exit_code = rc
-            outcome.signal = signal_of_status(rc)
-        if survivors:
-            outcome.infra_error = "processes survived the sandbox kill"
-        elif sandboxed and '"child-pid"' not in status_text and not (timed_out or over.is_set()):
-            outcome.infra_error = (
-                f"sandbox setup failed (exit {rc}): {stderr.strip()[:500] or 'no message'}"
-            )
-        elif rc == 125 and stderr.startswith("cruxforge-sandbox: cannot join cgroup"):
-            outcome.infra_error = stderr.strip()
-        return outcome
+            inner = argv
+            popen_env = dict(env)
+            if events is not None:
+                popen_env["CRUXFORGE_OOM_EVENTS"] = str(events)
+        join = (
+            'for f in $CRUXFORGE_CGROUP_PROCS; do echo $$ > "$f" || '
+            '{ echo "cruxforge-sandbox: cannot join cgroup $f" >&2; exit 125; }; done; '
+            'exec "$@"'
+        )
+        popen_env["CRUXFORGE_CGROUP_PROCS"] = " ".join(group.procs_files) if group else ""
+        return ["/bin/sh", "-c", join, "cruxforge-wrap", *limits, *inner], popen_env
+
+    def _drop_privileges(self) -> list[str]:
+        """As root, bwrap runs as root (so it can bind e.g. /root/.cargo, which `nobody`
+        could not reach) without a user namespace; inside, setpriv drops to nobody with no
+        capabilities before the program starts."""
+        if self.unsafe_no_sandbox or not self.is_root:
+            return []
+        return [
+            "setpriv",
+            f"--reuid={SANDBOX_UID}",
+            f"--regid={SANDBOX_UID}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "--",
+        ]
 
     def sandbox_probe(self) -> dict[str, str]:
         """How this backend would sandbox here (for doctor output)."""

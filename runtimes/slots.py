@@ -179,7 +179,9 @@ class HostSlots:
             if now - self._last_notice < NOTICE_EVERY_S:
                 return
             self._last_notice = now
-        others = [h for h in self.holders() if h.pid != os.getpid()]
+        # a slot whose record is empty is being taken or given back right now: not a
+        # holder to report (and only other processes' holders are worth a word)
+        others = [h for h in self.holders() if h.pid not in (0, os.getpid())]
         if others:
             log.warning("waiting %.0f s for a sandbox slot: %s", now - start, self.describe())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -16,10 +17,34 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 RUNTIMES_DIR = Path(__file__).resolve().parent
 
-LANGUAGES: tuple[str, ...] = (
-    "cpp", "cs", "d", "go", "java", "jl", "js", "lua", "php", "pl",
-    "py", "r", "rb", "rkt", "rs", "scala", "sh", "swift", "ts",
-)  # fmt: skip
+# The languages are the folders holding a runtime spec: a new language is new data files
+# (docs/architecture.md, "adding a language"), never a Python table.
+LANGUAGES: tuple[str, ...] = tuple(
+    sorted(p.parent.name for p in RUNTIMES_DIR.glob("*/runtime.toml"))
+)
+
+
+class UnknownLanguageError(ValueError):
+    """A language id that no runtime spec defines; names the known ones."""
+
+
+def parse_languages(text: str | Sequence[str] | None) -> list[str]:
+    """The one reading of a language list: "all" (or nothing) is every language, else a
+    comma list (or a sequence) of ids, checked against the specs."""
+    if text is None:
+        return list(LANGUAGES)
+    if isinstance(text, str):
+        if text.strip() in ("", "all"):
+            return list(LANGUAGES)
+        langs = [x.strip() for x in text.split(",") if x.strip()]
+    else:
+        langs = [x.strip() for x in text if x.strip()]
+        if langs == ["all"] or not langs:
+            return list(LANGUAGES)
+    unknown = [x for x in langs if x not in LANGUAGES]
+    if unknown:
+        raise UnknownLanguageError(f"unknown languages {unknown}; known: {' '.join(LANGUAGES)}")
+    return list(dict.fromkeys(langs))
 
 
 class Limits(BaseModel):
@@ -38,6 +63,9 @@ class LocalSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     requires: list[str] = Field(min_length=1)  # executables that must be on PATH
+    # Debian 12 packages that provide them (and what the published variant needs):
+    # scripts/setup.sh installs the union of every spec's list
+    debian: list[str] = []
     # extra host paths to bind read-only into the sandbox besides the defaults
     binds: list[str] = []
     # directories prepended to PATH (host and sandbox), e.g. /root/.cargo/bin
@@ -57,6 +85,7 @@ class DockerSpec(BaseModel):
     base: str = "debian:bookworm-slim"  # the FROM image; air-gapped hosts bootstrap it
     verified_offline: bool = True  # False: could not be built and proven on this host
     unverified_reason: str | None = None
+    large_image: bool = False  # built first when images build in parallel (ends sooner)
 
 
 class VariantSpec(BaseModel):

@@ -17,25 +17,20 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 
 echo "== Debian packages"
+# the sandboxes and tools of the project itself ...
 PKGS=(
     ca-certificates curl git locales
     bubblewrap debootstrap docker.io
-    build-essential g++
-    mono-mcs mono-runtime
-    ldc
-    golang-go
-    openjdk-17-jdk-headless
-    nodejs
-    lua5.4
-    php-cli
-    perl
     python3 python3-pip python3-venv
-    r-base-core
-    racket
-    ruby
-    scala
-    libjavatuples-java lua-unit libtest-deep-perl ruby-test-unit
 )
+# ... and every language's host toolchain, as its runtime spec lists it
+# (runtimes/<lang>/runtime.toml, [local] debian): a new language brings its own packages
+mapfile -t LANG_PKGS < <(python3 "$REPO/scripts/packages.py")
+if [ "${#LANG_PKGS[@]}" -eq 0 ]; then
+    echo "setup.sh: no packages read from the runtime specs (scripts/packages.py)" >&2
+    exit 1
+fi
+PKGS+=("${LANG_PKGS[@]}")
 # Debian's nodejs needs the separate npm package; a NodeSource nodejs already ships npm
 # (and conflicts with Debian's npm), so add it only when npm is missing.
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)

@@ -19,6 +19,8 @@ fi
 
 echo "== ruff"
 uv run ruff check .
+echo "== import direction (import-linter)"
+uv run lint-imports
 echo "== mypy"
 uv run mypy
 echo "== pytest"

@@ -19,7 +19,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from cruxforge.llm.testserver import ScriptedChatServer  # noqa: E402
-from cruxforge.release import verify_release  # noqa: E402
+from cruxforge.release import BuildSpec, verify_release  # noqa: E402
 from cruxforge.store import ItemStore  # noqa: E402
 from tests.conftest import DEMO_REFS, ROOT  # noqa: E402
 from tests.release_helpers import (  # noqa: E402
@@ -61,11 +61,12 @@ def test_build_flow_end_to_end(api: str, tmp_path: Path) -> None:
     from flows.build import artifact_key, build
 
     seeds = small_seeds(tmp_path, 2)
-    out = build(
-        seeds=str(seeds), languages="py,js", references=str(DEMO_REFS),
+    spec = BuildSpec(
+        seeds=str(seeds), languages=["py", "js"], references=str(DEMO_REFS),
         out_root=str(tmp_path / "art"), agreement=1, max_repairs=1, release_name="e2e",
         version="2",
     )  # fmt: skip
+    out = build(spec)
     rel = Path(out)
     assert rel == tmp_path / "art" / "e2e" / "2"
     for name in (
@@ -87,15 +88,16 @@ def test_build_flow_end_to_end(api: str, tmp_path: Path) -> None:
     with get_client(sync_client=True) as c:
         art = c.read_latest_artifacts()
     keyed = {a.key: a for a in art}
-    table = keyed[artifact_key("e2e")]
+    table = keyed[artifact_key(spec)]
     rows = json.loads(table.data) if isinstance(table.data, str) else table.data
     assert {r["language"]: (r["validated"], r["failed"], r["skipped"]) for r in rows} == {
         "py": (2, 0, 0), "js": (2, 0, 0)}  # fmt: skip
-    assert str(rel) in str(keyed[artifact_key("e2e") + "-card"].data)
-    assert float(keyed[artifact_key("e2e") + "-progress"].data) == 100.0  # type: ignore[arg-type]
+    assert str(rel) in str(keyed[artifact_key(spec) + "-card"].data)
+    assert float(keyed[artifact_key(spec) + "-progress"].data) == 100.0  # type: ignore[arg-type]
     with get_client(sync_client=True) as c:
         names = {r.name for r in c.read_flow_runs()}
     assert "build-e2e-2" in names  # the run's name says what it builds
+    assert artifact_key(spec) == "build-e2e-2-reference"
 
 
 def test_prefect_cache_never_answers_another_release(api: str, tmp_path: Path) -> None:
@@ -107,15 +109,17 @@ def test_prefect_cache_never_answers_another_release(api: str, tmp_path: Path) -
 
     seeds = small_seeds(tmp_path, 2)
     with ScriptedChatServer(ReferenceChat()) as srv:
-        kw = dict(seeds=str(seeds), languages="py", translator="llm", model="scripted",
-                  base_url=srv.base_url, agreement=1, max_repairs=1, release_name="c")  # fmt: skip
-        build(out_root=str(tmp_path / "a"), **kw)  # type: ignore[arg-type]
+        spec = BuildSpec(seeds=str(seeds), languages=["py"], translator="llm", model="scripted",
+                         base_url=srv.base_url, agreement=1, max_repairs=1, release_name="c",
+                         out_root=str(tmp_path / "a"))  # fmt: skip
+        build(spec)
         assert len(srv.requests) == 2
-        build(out_root=str(tmp_path / "b"), **kw)  # type: ignore[arg-type]
+        in_b = spec.model_copy(update={"out_root": str(tmp_path / "b")})
+        build(in_b)
         assert len(srv.requests) == 4
-        build(out_root=str(tmp_path / "b"), **kw)  # type: ignore[arg-type]
+        build(in_b)
         assert len(srv.requests) == 4
-        build(out_root=str(tmp_path / "b"), refresh=True, **kw)  # type: ignore[arg-type]
+        build(in_b.model_copy(update={"refresh": True}))
     events = ItemStore(tmp_path / "b" / "c" / ".work" / "store").events()
     computed = [e["key"] for e in events if e["event"] == "computed"]
     assert len(computed) == 4 and len(set(computed)) == 2  # --refresh ran both again
@@ -132,8 +136,10 @@ def test_same_flow_on_a_local_dask_cluster(api: str, tmp_path: Path) -> None:
     )
     seeds = small_seeds(tmp_path, 1)
     out = build.with_options(task_runner=runner)(
-        seeds=str(seeds), languages="py", references=str(DEMO_REFS),
-        out_root=str(tmp_path / "art"), agreement=1, max_repairs=1, release_name="dask",
+        BuildSpec(
+            seeds=str(seeds), languages=["py"], references=str(DEMO_REFS),
+            out_root=str(tmp_path / "art"), agreement=1, max_repairs=1, release_name="dask",
+        )
     )  # fmt: skip
     m = json.loads((Path(out) / "manifest.json").read_text())
     assert m["counts"]["py"]["validated"] == 1
@@ -149,16 +155,15 @@ def test_serve_and_run_a_deployment(api: str, tmp_path: Path) -> None:
     serve = subprocess.Popen(["cruxforge", "serve"], cwd=ROOT, env=env, stdout=log,
                              stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     try:
-        params = {"seeds": str(seeds), "languages": "py", "out_root": str(tmp_path / "art"),
+        params = {"seeds": str(seeds), "languages": ["py"], "out_root": str(tmp_path / "art"),
                   "agreement": 1, "max_repairs": 1, "release_name": "served"}  # fmt: skip
         deadline = time.monotonic() + WAIT_S
         while "Prefect UI:" not in (tmp_path / "serve.log").read_text(errors="replace"):
             assert serve.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
             assert time.monotonic() < deadline
             time.sleep(0.5)
-        cmd = ["prefect", "deployment", "run", "build/demo", "--watch"]
-        for k, v in params.items():
-            cmd += ["--param", f"{k}={v}"]
+        cmd = ["prefect", "deployment", "run", "cruxforge-build/demo-build", "--watch",
+               "--params", json.dumps({"spec": params})]  # fmt: skip
         run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=WAIT_S)  # fmt: skip
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -197,13 +202,12 @@ def test_a_served_run_killed_with_sigkill_does_not_block_the_next(
                              stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     try:
         with ScriptedChatServer(script) as srv:
-            params = {"seeds": str(seeds), "languages": "py,js", "translator": "llm",
+            params = {"seeds": str(seeds), "languages": ["py", "js"], "translator": "llm",
                       "model": "scripted", "base_url": srv.base_url,
                       "out_root": str(tmp_path / "art"), "agreement": 1, "max_repairs": 1,
                       "release_name": "served-kill"}  # fmt: skip
-            cmd = ["prefect", "deployment", "run", "build/demo"]
-            for k, v in params.items():
-                cmd += ["--param", f"{k}={v}"]
+            cmd = ["prefect", "deployment", "run", "cruxforge-build/demo-build",
+                   "--params", json.dumps({"spec": params})]  # fmt: skip
             deadline = time.monotonic() + WAIT_S
             while "Prefect UI:" not in log_path.read_text(errors="replace"):
                 assert serve.poll() is None, log_path.read_text()[-3000:]

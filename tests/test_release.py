@@ -149,3 +149,28 @@ def test_demo_seed_file_gets_the_demo_licence(tmp_path: Path) -> None:
 
     assert _licence(BuildSpec(seeds=str(DEMO_SEEDS), languages=[])) == DEMO_LICENCE
     assert "not stated" in _licence(BuildSpec(seeds=str(tmp_path / "x.jsonl"), languages=[]))
+
+
+def test_cli_options_are_the_build_spec() -> None:
+    """One description of a build: every BuildSpec field is a `cruxforge build` option with
+    the field's description as its help, and the flow takes the BuildSpec itself."""
+    import inspect
+    import typing
+
+    from cruxforge.cli.build import build_command
+    from cruxforge.release.spec import field_help
+    from flows.build import build
+
+    hints = typing.get_type_hints(build_command, include_extras=True)
+    missing = [f for f in BuildSpec.model_fields if f not in hints]
+    assert missing == [], f"BuildSpec fields without a CLI option: {missing}"
+    for name in BuildSpec.model_fields:
+        if name == "languages":  # the CLI takes "all" or a comma list
+            continue
+        (option,) = hints[name].__metadata__
+        assert field_help(name) and option.help.startswith(field_help(name)), name
+    assert list(inspect.signature(build.fn).parameters) == ["spec"]
+    schema = BuildSpec.model_json_schema()["properties"]
+    assert schema["backend"]["enum"] == ["batched", "auto", "local", "docker"]
+    assert "py" in schema["languages"]["items"]["enum"]
+    assert all(p.get("description") for p in schema.values())

@@ -74,7 +74,7 @@ def test_equality_on_hard_values(lang: str) -> None:
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_demo_harnesses_pass_and_mutants_fail(lang: str, demo_report: Path) -> None:
-    from cruxforge.seeds.check import typed_seeds
+    from cruxforge.seed_report import typed_seeds
 
     b = backend_or_skip(lang)
     refs = load_references(DEMO_REFS / f"{lang}.jsonl")

@@ -29,7 +29,7 @@ GOLDEN = Path(__file__).parent / "golden"
 
 
 def _typed(report: Path):  # type: ignore[no-untyped-def]
-    from cruxforge.seeds.check import typed_seeds
+    from cruxforge.seed_report import typed_seeds
 
     return typed_seeds(report)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from cruxforge.seeds.check import load_report, typed_seeds
-from cruxforge.seeds.cli import seeds_app
+from cruxforge.cli.seeds import seeds_app
+from cruxforge.seed_report import load_report, typed_seeds
 from cruxforge.typesys import conforms, has_unknown, parse_type
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,7 +78,7 @@ def test_unreadable_file_exits_nonzero_with_line(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     # a real subprocess: exit status and stderr as a user sees them
     p = subprocess.run(
-        [sys.executable, "-m", "cruxforge.seeds.cli", "check", str(bad), "--report", str(out)],
+        [sys.executable, "-m", "cruxforge.cli.seeds", "check", str(bad), "--report", str(out)],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
     )
     assert p.returncode == 2

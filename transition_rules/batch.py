@@ -9,18 +9,11 @@ compile error can be charged to the item that caused it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from runtimes.backend import ENTRY_TOKEN, ProgramParts
+from runtimes.backend import ENTRY_TOKEN, Program, ProgramParts
+from runtimes.batched import BatchSettings, ComposedBatch, register_composer
 from transition_rules import hooks
 from transition_rules.schema import RuleFile
-
-
-@dataclass(frozen=True)
-class ComposedBatch:
-    source: str
-    # item position -> (first line, last line), 1-based, in ``source``
-    lines: dict[int, tuple[int, int]]
 
 
 def why_alone(rules: RuleFile, parts: ProgramParts | None) -> str | None:
@@ -94,3 +87,31 @@ def compose(rules: RuleFile, parts: list[ProgramParts]) -> ComposedBatch:
         first, last = ranges[a]
         ranges[a] = (first, min(last, ranges[b2][0] - 1))
     return ComposedBatch(source=source, lines=ranges)
+
+
+class RulesComposer:
+    """The batched engine's composer (runtimes.batched.Composer) from the rule files."""
+
+    def settings(self, lang: str) -> BatchSettings | None:
+        from transition_rules.engine import rules_for
+
+        b = rules_for(lang).batch
+        return None if b is None else BatchSettings(b.max_items, b.rerun_in_process)
+
+    def why_alone(self, program: Program) -> str | None:
+        from transition_rules.engine import rules_for
+
+        return why_alone(rules_for(program.lang), program.parts)
+
+    def compose(self, lang: str, parts: list[ProgramParts]) -> ComposedBatch:
+        from transition_rules.engine import rules_for
+
+        return compose(rules_for(lang), parts)
+
+    def has_syntax_error(self, lang: str, function: str) -> bool:
+        from transition_rules.parsing import syntax_errors
+
+        return bool(syntax_errors(lang, function))
+
+
+register_composer(RulesComposer())

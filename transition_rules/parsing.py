@@ -1,7 +1,19 @@
-"""Finding and cutting functions in source text with tree-sitter (data in parsing.toml).
+"""Finding and cutting functions in source text with tree-sitter.
 
 Used to take a benchmark's translated function out of its harness (the reference
-translator, ``cruxforge audit``) and, later, to check an LLM's answer.
+translator, ``cruxforge audit``, ``--drafts``) and to check an LLM's answer. The data is
+one file per language, ``transition_rules/parsing_rules/<lang>.toml``
+(tree-sitter-language-pack 0.13.0 grammars, which work offline):
+
+- ``grammar``: the pack's grammar name;
+- ``query``: a tree-sitter query capturing the definition as ``@def`` and its name as
+  ``@name``;
+- ``scope``: "prefix", a cut function keeps the top-level declarations before it
+  (imports, helpers); "definition", only the definition itself (methods that live inside
+  a class in the published harness);
+- ``drop``: top-level node types never kept in a prefix (the harness brings them);
+- ``open_tag``: text a source must start with to parse as code (PHP's ``<?php``): source
+  without it (a function alone, CRUXEval-X's PHP items) is parsed as if it had it.
 """
 
 from __future__ import annotations
@@ -12,10 +24,10 @@ from functools import cache
 from pathlib import Path
 
 import tree_sitter_language_pack as tslp
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from tree_sitter import Node, Query, QueryCursor
 
-PARSING_FILE = Path(__file__).resolve().parent / "parsing.toml"
+PARSING_DIR = Path(__file__).resolve().parent / "parsing_rules"
 
 
 class ParseRules(BaseModel):
@@ -31,10 +43,21 @@ class FunctionNotFound(LookupError):
     pass
 
 
+class ParseRulesError(ValueError):
+    """A language's parsing rules are missing or invalid; names the file."""
+
+
 @cache
 def parse_rules() -> dict[str, ParseRules]:
-    data = tomllib.loads(PARSING_FILE.read_text(encoding="utf-8"))
-    return {lang: ParseRules.model_validate(v) for lang, v in data.items()}
+    out: dict[str, ParseRules] = {}
+    for path in sorted(PARSING_DIR.glob("*.toml")):
+        try:
+            out[path.stem] = ParseRules.model_validate(
+                tomllib.loads(path.read_text(encoding="utf-8"))
+            )
+        except (tomllib.TOMLDecodeError, ValidationError) as e:
+            raise ParseRulesError(f"{path}: {e}") from None
+    return out
 
 
 @cache

@@ -209,10 +209,33 @@ class BatchRules(_Strict):
     rerun_in_process: bool = False
 
 
+class Names(_Strict):
+    """What the language is called where cruxforge meets other text: prompts and model
+    answers (fence tags), CRUXEval-X's files and splits, MultiPL-E's language ids."""
+
+    fence: _S  # the tag prompts ask for after ```
+    fence_tags: list[_S] = []  # every tag a model may write for the language
+    cruxeval_x: _S | None = None  # e.g. "Cpp", "CS", "JavaScript"
+    multipl_e: _S | None = None  # e.g. "cpp", "cs", "js"
+
+
+class Sentinel(_Strict):
+    """The end-of-run check of an evaluated answer (cruxforge/evaluate/check.py): text
+    that prints ``{nonce}`` once the published harness has finished normally. A language
+    without one (its harness runs in a main function, or ends with its own exit call) is
+    checked without it."""
+
+    append: _S | None = None  # added after the code (runs after the harness, top level)
+    prepend: _S | None = None  # put before the code (harnesses that run their tests at
+    # exit: an exit hook registered first runs last)
+
+
 class RuleFile(_Strict):
     lang: _S
     name: _S
     extends: _S | None = None
+    names: Names
+    sentinel: Sentinel | None = None
     types: TypeRules
     literals: LiteralRules
     strings: StringRules

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     bad += not rt.ok
     ref_file = a.refs / f"{a.lang}.jsonl"
     if a.report and ref_file.exists():
-        from cruxforge.seeds.check import typed_seeds
+        from cruxforge.seed_report import typed_seeds
 
         refs = load_references(ref_file)
         rules = rules_for(a.lang)

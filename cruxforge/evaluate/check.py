@@ -21,7 +21,7 @@ An answer is text chosen by a model, so before and after running it is screened:
    (``exit``, ``__import__``, ``eval``, ``process``, ``lambda``, ``def``, ``type`` ...):
    a literal needs none of them, and they are how one builds an always-equal object.
 4. **sentinel**: the program prints a fresh random nonce after the harness
-   (``sentinels.toml``); a run that exits 0 without printing it is ``escaped_harness``.
+   (the rule files' ``[sentinel]``); a run that exits 0 without printing it is ``escaped_harness``.
 
 Limits: this is a screen, not a proof. A single well-formed expression can still
 cheat through a language's semantics without any name on the lists, e.g. an object whose
@@ -35,19 +35,15 @@ from __future__ import annotations
 
 import re
 import secrets
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 from pydantic import BaseModel
 
 from cruxforge.evaluate.items import EvalItem, MaskNotFound, Task, locate
 from cruxforge.evaluate.prompts import call_head
 from runtimes.backend import Backend, Program, RunResult, Verdict
-
-SENTINELS_FILE = Path(__file__).resolve().parent / "sentinels.toml"
 
 # verdicts the evaluator adds to the backend's
 NO_ANSWER = "no_answer"  # nothing extractable in the model's reply / no prediction
@@ -89,8 +85,16 @@ class CheckOutcome(BaseModel):
 
 @cache
 def sentinels() -> dict[str, dict[str, str]]:
-    data = tomllib.loads(SENTINELS_FILE.read_text(encoding="utf-8"))
-    return {k: dict(v) for k, v in data.items()}
+    """Per language, its rule file's ``[sentinel]`` (append / prepend), where it has one."""
+    from runtimes.spec import LANGUAGES
+    from transition_rules.engine import rules_for
+
+    out: dict[str, dict[str, str]] = {}
+    for lang in LANGUAGES:
+        s = rules_for(lang).sentinel
+        if s is not None:
+            out[lang] = {k: v for k, v in s.model_dump().items() if v is not None}
+    return out
 
 
 # ------------------------------------------------------------------ screening

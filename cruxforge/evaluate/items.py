@@ -11,13 +11,12 @@ alignment only if everything outside the replaced span is equal up to whitespace
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from cruxforge.translators.reference import lang_of_file
+from cruxforge.itemfiles import read_items
 
 MASK = "????"
 Task = Literal["input", "output"]
@@ -61,34 +60,22 @@ def item_key(raw_id: object) -> str:
     return str(raw_id)
 
 
+def _eval_item(lang: str, line: int, rec: dict[str, Any]) -> EvalItem:
+    return EvalItem(
+        id=item_key(rec["id"]),
+        lang=lang,
+        code=rec["code"],
+        input_reasoning=rec["input_reasoning"],
+        output_reasoning=rec["output_reasoning"],
+        line=line,
+    )
+
+
 def read_release(folder: Path, languages: list[str] | None = None) -> dict[str, list[EvalItem]]:
     """Every ``<lang>.jsonl`` (or CRUXEval-X ``Python.jsonl`` ...) in ``folder``, by language."""
     if not folder.is_dir():
         raise ReleaseError(f"release folder not found: {folder}")
-    out: dict[str, list[EvalItem]] = {}
-    for path in sorted(folder.glob("*.jsonl")):
-        lang = lang_of_file(path)
-        if lang is None or (languages and lang not in languages):
-            continue
-        items = out.setdefault(lang, [])
-        for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw)
-                item = EvalItem(
-                    id=item_key(rec["id"]),
-                    lang=lang,
-                    code=rec["code"],
-                    input_reasoning=rec["input_reasoning"],
-                    output_reasoning=rec["output_reasoning"],
-                    line=n,
-                )
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise ReleaseError(
-                    f"{path}:{n}: not a CRUXEval-X item ({type(e).__name__}: {e})"
-                ) from None
-            items.append(item)
+    out = read_items(folder, languages, _eval_item, ReleaseError, "a CRUXEval-X item")
     if languages:
         missing = sorted(set(languages) - set(out))
         if missing:

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from cruxforge.evaluate.items import TASKS, ReleaseError, item_key
-from cruxforge.translators.reference import lang_of_file
+from cruxforge.itemfiles import lang_of_file
 
 Predictions = dict[tuple[str, str, str], str]  # (lang, task, id) -> answer
 

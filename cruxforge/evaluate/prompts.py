@@ -7,34 +7,25 @@ come first. The model answers between ``[ANSWER]`` and ``[/ANSWER]``.
 
 from __future__ import annotations
 
-import hashlib
 import re
-from functools import cache
 from pathlib import Path
 
 from cruxforge.evaluate.items import EvalItem, Task, locate
-from transition_rules.engine import strip_prelude
+from cruxforge.templates import TemplateDir
+from transition_rules.engine import rules_for, strip_prelude
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 
-LANGUAGE_NAMES = {
-    "cpp": "C++", "cs": "C#", "d": "D", "go": "Go", "java": "Java", "jl": "Julia",
-    "js": "JavaScript", "lua": "Lua", "php": "PHP", "pl": "Perl", "py": "Python", "r": "R",
-    "rb": "Ruby", "rkt": "Racket", "rs": "Rust", "scala": "Scala", "sh": "Bash",
-    "swift": "Swift", "ts": "TypeScript",
-}  # fmt: skip
+def language_name(lang: str) -> str:
+    """The language as prompts name it (the rule file's ``name``)."""
+    from runtimes.spec import LANGUAGES
+
+    return rules_for(lang).name if lang in LANGUAGES else lang
 
 
-@cache
-def template(name: str) -> str:
-    return (PROMPTS_DIR / f"{name}.txt").read_text(encoding="utf-8")
-
-
-def prompts_hash() -> str:
-    h = hashlib.sha256()
-    for p in sorted(PROMPTS_DIR.glob("*.txt")):
-        h.update(p.name.encode() + b"\0" + p.read_bytes())
-    return h.hexdigest()[:16]
+TEMPLATES = TemplateDir(PROMPTS_DIR)
+template = TEMPLATES.template
+prompts_hash = TEMPLATES.hash
 
 
 def call_head(call: str) -> str:
@@ -54,7 +45,7 @@ def pick_shots(item: EvalItem, pool: list[EvalItem], shots: int) -> list[EvalIte
 
 
 def build_prompt(item: EvalItem, task: Task, examples: list[EvalItem]) -> str:
-    language = LANGUAGE_NAMES.get(item.lang, item.lang)
+    language = language_name(item.lang)
     blocks = []
     for ex in examples:
         slot = locate(ex.code, ex.masked(task))

@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from cruxforge.models import FORMAT_VERSION, Reason, SeedCheck, Signature, TypedSeed
+from cruxforge.seed_report import REPORT_KIND
 from cruxforge.seeds.infer import infer_signature
 from cruxforge.seeds.intake import Intake, read_seeds
 from cruxforge.seeds.validate import RunOptions, RunOutcome, validate_seeds
 from cruxforge.values import from_wire
-
-REPORT_KIND = "cruxforge.seeds.check"
 
 
 def check_intake(
@@ -81,25 +80,3 @@ def write_report(path: Path | str, source: str, records: list[SeedCheck],
         "records": [r.model_dump(mode="json") for r in records],
     }
     Path(path).write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-
-
-class ReportError(ValueError):
-    """The file is not a seeds-check report this version can read."""
-
-
-def load_report(path: Path | str) -> list[SeedCheck]:
-    """Every record of a report written by :func:`write_report`."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise ReportError(f"{path}: cannot read report: {e}") from None
-    if not isinstance(doc, dict) or doc.get("kind") != REPORT_KIND:
-        raise ReportError(f"{path}: not a {REPORT_KIND} report")
-    if doc.get("format") != FORMAT_VERSION:
-        raise ReportError(f"{path}: report format {doc.get('format')!r}, expected {FORMAT_VERSION}")
-    return [SeedCheck.model_validate(r) for r in doc["records"]]
-
-
-def typed_seeds(path: Path | str) -> list[TypedSeed]:
-    """The ``TypedSeed`` of every ok record of a report, in file order."""
-    return [r.typed for r in load_report(path) if r.status == "ok" and r.typed is not None]

@@ -404,7 +404,7 @@ class Flow:
 
     # --- expression types
 
-    def etype(self, e: ast.expr) -> Type:  # noqa: C901 - a flat dispatch reads best
+    def etype(self, e: ast.expr) -> Type:  # a flat dispatch reads best
         if isinstance(e, ast.Constant):
             return _const_type(e.value)
         if isinstance(e, ast.Name):
@@ -501,7 +501,7 @@ class Flow:
             return INT
         return UNKNOWN
 
-    def _call_type(self, e: ast.Call) -> Type:  # noqa: C901
+    def _call_type(self, e: ast.Call) -> Type:
         f = e.func
         a0 = self.etype(e.args[0]) if e.args else UNKNOWN
         if isinstance(f, ast.Name):
@@ -602,7 +602,7 @@ class Flow:
             if where:
                 self.why.setdefault(name, []).append(where)
 
-    def refine_expr(self, e: ast.expr, hint: Type) -> None:  # noqa: C901
+    def refine_expr(self, e: ast.expr, hint: Type) -> None:
         if isinstance(hint, Unknown):
             return
         if isinstance(e, ast.Name):
@@ -709,7 +709,7 @@ class Flow:
             self._at(n)
             self._rule(n)
 
-    def _rule(self, n: ast.AST) -> None:  # noqa: C901
+    def _rule(self, n: ast.AST) -> None:
         if isinstance(n, ast.Assign):
             vt = self.etype(n.value)
             for t in n.targets:
@@ -797,7 +797,7 @@ class Flow:
         if isinstance(it, (ast.Name, ast.Subscript)):
             self.refine_elem(it, tt)
 
-    def _call_rule(self, n: ast.Call) -> None:  # noqa: C901
+    def _call_rule(self, n: ast.Call) -> None:
         f = n.func
         if isinstance(f, ast.Name):
             if f.id == "sum" and n.args:

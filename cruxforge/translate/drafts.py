@@ -17,14 +17,13 @@ found) carries a note saying why, and lines and ids the build can't use are list
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cruxforge.itemfiles import NOT_ITEMS, lang_of_file, records, seed_id_of
 from cruxforge.models import TypedSeed
-from cruxforge.translators.reference import lang_of_file, seed_id_of
 from runtimes.spec import LANGUAGES
 from transition_rules.parsing import FunctionNotFound, cut_function
 
@@ -78,15 +77,6 @@ class Drafts:
                 )
 
 
-def _item_files(folder: Path) -> list[Path]:
-    data = folder / "data"
-    files = sorted(folder.glob("*.jsonl"))
-    if data.is_dir():
-        files += sorted(data.glob("*.jsonl"))
-    return [f for f in files if f.name not in ("report.jsonl", "cases.jsonl", "typed_seeds.jsonl",
-                                               "seeds.jsonl", "attempts.jsonl")]  # fmt: skip
-
-
 def _lang_of(path: Path, rec: dict[str, Any]) -> str | None:
     named = rec.get("language")
     if isinstance(named, str):
@@ -129,23 +119,17 @@ def read_drafts(folder: Path | str) -> Drafts:
     folder = Path(folder)
     if not folder.is_dir():
         raise DraftsError(f"drafts folder not found: {folder}")
-    files = _item_files(folder)
+    files = sorted(folder.glob("*.jsonl")) + sorted((folder / "data").glob("*.jsonl"))
+    files = [f for f in files if f.name not in NOT_ITEMS]
     if not files:
         raise DraftsError(f"no .jsonl item files in the drafts folder {folder}")
     out = Drafts(folder)
     for path in files:
         rel = path.relative_to(folder).as_posix()
-        for n, raw in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-            if not raw.strip():
-                continue
+        for n, rec in records(path):
             where = f"{rel}:{n}"
-            try:
-                rec = json.loads(raw)
-            except json.JSONDecodeError as e:
-                out.problems.append(DraftProblem(where, None, None, f"bad_line: not JSON ({e})"))
-                continue
-            if not isinstance(rec, dict):
-                out.problems.append(DraftProblem(where, None, None, "bad_line: not an object"))
+            if isinstance(rec, ValueError):
+                out.problems.append(DraftProblem(where, None, None, f"bad_line: {rec}"))
                 continue
             lang, sid, code = _lang_of(path, rec), _seed_id(rec), _code_of(rec)
             if lang is None:

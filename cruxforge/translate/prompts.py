@@ -2,46 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
-from functools import cache
 from pathlib import Path
 
 from cruxforge.models import TypedSeed
+from cruxforge.templates import TemplateDir
 from transition_rules.engine import rules_for
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 FEWSHOT_DIR = Path(__file__).resolve().parents[2] / "seeds" / "demo_reference"
 FEWSHOT_SEED = "demo_5"  # a short function with a list, written for the project
 
-FENCE = {
-    "cs": "csharp",
-    "jl": "julia",
-    "js": "javascript",
-    "pl": "perl",
-    "py": "python",
-    "rb": "ruby",
-    "rkt": "racket",
-    "rs": "rust",
-    "sh": "bash",
-    "ts": "typescript",
-}
-
-
-@cache
-def template(name: str) -> str:
-    return (PROMPTS_DIR / f"{name}.txt").read_text(encoding="utf-8")
-
-
-def prompts_hash() -> str:
-    """Hash of every prompt template (recorded in manifests and transcripts)."""
-    h = hashlib.sha256()
-    for p in sorted(PROMPTS_DIR.glob("*.txt")):
-        h.update(p.name.encode() + b"\0" + p.read_bytes())
-    return h.hexdigest()[:16]
+TEMPLATES = TemplateDir(PROMPTS_DIR)
+template = TEMPLATES.template
+prompts_hash = TEMPLATES.hash
 
 
 def fence(lang: str) -> str:
-    return FENCE.get(lang, lang)
+    """The tag after ``` that prompts ask for (the rule file's ``[names] fence``)."""
+    return rules_for(lang).names.fence
 
 
 def _fewshot(lang: str, seed_id: str, fewshot_code: dict[str, str] | None) -> str:

@@ -23,15 +23,12 @@ from transition_rules.parsing import (
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
 _PYTHON_CALL = re.compile(r"\bpython[0-9.]*\b|\bpy_compile\b|\bPyRun_", re.I)
 
-# fence tags that name each language (what models write after ```)
-FENCE_TAGS = {
-    "cpp": {"cpp", "c++", "cxx", "cc"}, "cs": {"cs", "csharp", "c#"}, "d": {"d", "dlang"},
-    "go": {"go", "golang"}, "java": {"java"}, "jl": {"julia", "jl"},
-    "js": {"js", "javascript", "node"}, "lua": {"lua"}, "php": {"php"}, "pl": {"perl", "pl"},
-    "py": {"python", "py", "python3"}, "r": {"r"}, "rb": {"ruby", "rb"},
-    "rkt": {"racket", "rkt", "scheme", "lisp"}, "rs": {"rust", "rs"}, "scala": {"scala"},
-    "sh": {"bash", "sh", "shell", "zsh"}, "swift": {"swift"}, "ts": {"typescript", "ts"},
-}  # fmt: skip
+def fence_tags(lang: str) -> set[str]:
+    """Every tag after ``` that names ``lang`` (the rule file's ``[names]``)."""
+    from transition_rules.engine import rules_for
+
+    names = rules_for(lang).names
+    return {lang, names.fence, *names.fence_tags}
 
 
 @dataclass(frozen=True)
@@ -56,7 +53,7 @@ def extract_function(
     if not text or not text.strip():
         return Extracted(None, "the answer was empty")
     blocks = _blocks(text)
-    tags = FENCE_TAGS.get(lang, {lang})
+    tags = fence_tags(lang)
     wrong = [t for t, _ in blocks if t and t not in tags]
     candidates = [b for t, b in blocks if not t or t in tags] or ([text] if not blocks else [])
     if not candidates:

@@ -8,38 +8,13 @@ read the same way.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from cruxforge.itemfiles import read_items, seed_id_of
 from cruxforge.models import TypedSeed
 from cruxforge.translators import TranslationUnavailable, Translator, register_translator
-from runtimes.spec import LANGUAGES
 from transition_rules.parsing import FunctionNotFound, cut_function
-
-# CRUXEval-X names its files/splits by language name; cruxforge uses short ids.
-CRUXEVAL_X_NAMES = {
-    "Cpp": "cpp", "CS": "cs", "D": "d", "Go": "go", "Java": "java", "Julia": "jl",
-    "JavaScript": "js", "Lua": "lua", "PHP": "php", "Perl": "pl", "Python": "py", "R": "r",
-    "Ruby": "rb", "Racket": "rkt", "Rust": "rs", "Scala": "scala", "Shell": "sh",
-    "Swift": "swift", "TypeScript": "ts",
-}  # fmt: skip
-
-
-def lang_of_file(path: Path) -> str | None:
-    stem = path.stem
-    if stem in LANGUAGES:
-        return stem
-    return CRUXEVAL_X_NAMES.get(stem) or {k.lower(): v for k, v in CRUXEVAL_X_NAMES.items()}.get(
-        stem.lower()
-    )
-
-
-def seed_id_of(item_id: object) -> str:
-    """CRUXEval-X's integer id N is seed ``sample_N``; string ids are seed ids as they are."""
-    if isinstance(item_id, int) or (isinstance(item_id, str) and item_id.isdigit()):
-        return f"sample_{int(item_id)}"
-    return str(item_id)
 
 
 @dataclass(frozen=True)
@@ -58,26 +33,16 @@ class BenchmarkError(ValueError):
 def read_benchmark(
     folder: Path, languages: list[str] | None = None
 ) -> dict[str, list[BenchmarkItem]]:
-    """Every ``<lang>.jsonl`` in ``folder``; a bad line is an error naming file and line."""
+    """Every item file in ``folder``; a bad line is an error naming file and line."""
     if not folder.is_dir():
         raise BenchmarkError(f"benchmark folder not found: {folder}")
-    out: dict[str, list[BenchmarkItem]] = {}
-    for path in sorted(folder.glob("*.jsonl")):
-        lang = lang_of_file(path)
-        if lang is None or (languages and lang not in languages):
-            continue
-        items = out.setdefault(lang, [])
-        for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw)
-                items.append(BenchmarkItem(rec["id"], seed_id_of(rec["id"]), lang, rec["code"], n))
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise BenchmarkError(
-                    f"{path}:{n}: not a benchmark item ({type(e).__name__}: {e})"
-                ) from None
-    return out
+    return read_items(
+        folder,
+        languages,
+        lambda lang, n, rec: BenchmarkItem(rec["id"], seed_id_of(rec["id"]), lang, rec["code"], n),
+        BenchmarkError,
+        "a benchmark item",
+    )
 
 
 @register_translator

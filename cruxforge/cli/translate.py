@@ -49,22 +49,20 @@ def translate_command(
     backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "batched",
 ) -> None:
     """Translate every seed into every language, validating and repairing by execution."""
-    from cruxforge.progress_view import show_progress
+    from cruxforge.cli.progress_view import show_progress
     from cruxforge.seeds.check import check_file
     from cruxforge.translate.drafters import make_drafter
     from cruxforge.translate.drafts import DraftsError, read_drafts
     from cruxforge.translate.loop import success_rates
     from cruxforge.translate.run import translate_all
     from runtimes.backend import get_backend
-    from runtimes.spec import LANGUAGES
+    from runtimes.spec import UnknownLanguageError, parse_languages
 
-    langs = list(LANGUAGES) if languages == "all" else [x.strip() for x in languages.split(",")]
-    unknown = [x for x in langs if x not in LANGUAGES]
-    if unknown:
-        console.print(
-            f"[red]error:[/red] unknown languages {unknown}; known: {' '.join(LANGUAGES)}"
-        )
-        raise typer.Exit(2)
+    try:
+        langs = parse_languages(languages)
+    except UnknownLanguageError as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
     config = None
     try:
         if translator == "llm" or translator.startswith("replay"):

@@ -11,7 +11,13 @@ from rich.console import Console
 from rich.table import Table
 
 from runtimes.backend import Backend, Program, UnknownBackendError, get_backend
-from runtimes.spec import LANGUAGES, RuntimeSpecError, get_spec
+from runtimes.spec import (
+    LANGUAGES,
+    RuntimeSpecError,
+    UnknownLanguageError,
+    get_spec,
+    parse_languages,
+)
 
 runtimes_app = typer.Typer(
     help="Per-language sandboxes: check toolchains, run the conformance suite, build images.",
@@ -40,13 +46,11 @@ def _backend(name: str) -> Backend:
 
 
 def _langs(langs: list[str] | None) -> list[str]:
-    if not langs:
-        return list(LANGUAGES)
-    bad = [x for x in langs if x not in LANGUAGES]
-    if bad:
-        err.print(f"[red]error:[/red] unknown language(s) {bad}; known: {' '.join(LANGUAGES)}")
-        raise typer.Exit(2)
-    return langs
+    try:
+        return parse_languages(langs)
+    except UnknownLanguageError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
 
 
 @runtimes_app.command()

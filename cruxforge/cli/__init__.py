@@ -12,26 +12,26 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from cruxforge.audit_cli import audit_command, export_command
-    from cruxforge.seeds.cli import seeds_app
-    from runtimes.cli import register as register_runtimes
+    from cruxforge.cli.audit import audit_command, export_command
+    from cruxforge.cli.runtimes import register as register_runtimes
+    from cruxforge.cli.seeds import seeds_app
 
     app.add_typer(seeds_app, name="seeds")
     register_runtimes(app)
     app.command("audit")(audit_command)
     app.command("export")(export_command)
 
-    from cruxforge.translate.cli import translate_command
+    from cruxforge.cli.translate import translate_command
 
     app.command("translate")(translate_command)
 
-    from cruxforge import release_cli
+    from cruxforge.cli import build as release_cli
 
     app.command("build")(release_cli.build_command)
     app.command("serve")(release_cli.serve_command)
     app.add_typer(release_cli.release_app, name="release")
 
-    from cruxforge.evaluate.cli import analyse_command, evaluate_command
+    from cruxforge.cli.evaluate import analyse_command, evaluate_command
 
     app.command("evaluate")(evaluate_command)
     app.command("analyse", context_settings={"allow_extra_args": True})(analyse_command)

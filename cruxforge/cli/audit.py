@@ -23,12 +23,12 @@ def audit_command(
 ) -> None:
     """Run each item's function under cruxforge's own harness, and its code as published."""
     from cruxforge.audit import audit, summarize, write_audit
-    from cruxforge.progress_view import show_progress
+    from cruxforge.cli.progress_view import show_progress
     from cruxforge.seeds.check import check_file
     from cruxforge.translators.reference import BenchmarkError
     from runtimes.backend import get_backend
 
-    langs = None if languages == "all" else [x.strip() for x in languages.split(",") if x.strip()]
+    langs = None if languages.strip() == "all" else _languages(languages)
     with console.status("checking seeds"):
         checks = check_file(seeds)
     try:
@@ -79,9 +79,8 @@ def export_command(
     from cruxforge.export import export_benchmark
     from cruxforge.seeds.check import check_file
     from cruxforge.translators import get_translator
-    from runtimes.spec import LANGUAGES
 
-    langs = list(LANGUAGES) if languages == "all" else [x.strip() for x in languages.split(",")]
+    langs = _languages(languages)
     typed = [c.typed for c in check_file(seeds) if c.typed is not None]
     counts, skips = export_benchmark(
         typed, get_translator("reference", folder=references), langs, out
@@ -93,3 +92,13 @@ def export_command(
     for lang in langs:
         table.add_row(lang, str(counts.get(lang, 0)), str(sum(s.lang == lang for s in skips)))
     console.print(table)
+
+
+def _languages(text: str) -> list[str]:
+    from runtimes.spec import UnknownLanguageError, parse_languages
+
+    try:
+        return parse_languages(text)
+    except UnknownLanguageError as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None

@@ -46,8 +46,13 @@ def evaluate_command(
         predictions_answerer,
     )
     from runtimes.backend import get_backend
+    from runtimes.spec import UnknownLanguageError, parse_languages
 
-    langs = [x.strip() for x in languages.split(",")] if languages else None
+    try:
+        langs = parse_languages(languages) if languages else None
+    except UnknownLanguageError as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
     task_list = [t.strip() for t in tasks.split(",") if t.strip()]
     if not task_list or any(t not in TASKS for t in task_list):
         console.print("[red]error:[/red] --tasks takes input, output or both")
@@ -81,7 +86,7 @@ def evaluate_command(
             answerer = model_answerer(client, shots)
             name = config.model
             concurrency = config.concurrency
-        from cruxforge.progress_view import show_progress
+        from cruxforge.cli.progress_view import show_progress
 
         with get_backend(backend) as b, show_progress(console, f"evaluate {name}"):
             scores = evaluate_release(

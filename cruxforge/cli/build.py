@@ -16,7 +16,7 @@ from rich.console import Console
 from runtimes.backend import BACKEND_HELP
 
 console = Console()
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 release_app = typer.Typer(help="Inspect and verify releases.", no_args_is_help=True)
 
 
@@ -35,51 +35,37 @@ def prefect_env() -> None:
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "cruxforge")
 
 
+def _h(name: str) -> str:
+    """An option's help: the BuildSpec field's description (one text for CLI and UI)."""
+    from cruxforge.release.spec import field_help
+
+    return field_help(name)
+
+
 def build_command(
-    seeds: Annotated[Path, typer.Option(help="seed file (CRUXEval JSONL or .py)")],
+    seeds: Annotated[Path, typer.Option(help=_h("seeds"))],
     languages: Annotated[str, typer.Option(help="comma-separated language ids, or 'all'")] = "all",
     translator: Annotated[
-        str,
-        typer.Option(
-            help="reference | llm | replay:DIR (a release's transcript) | none (with --drafts: "
-            "validate drafts, repair nothing)"
-        ),
+        str, typer.Option(help=_h("translator") + " Also 'replay:DIR'.")
     ] = "reference",
-    references: Annotated[
-        Path | None, typer.Option(help="reference translations folder (reference translator)")
-    ] = None,
-    drafts: Annotated[
-        Path | None,
-        typer.Option(
-            help="an existing benchmark (CRUXEval-X folder, release, MultiPL-E-style folder): "
-            "its functions are round 0's answers; failing ones go to the translator for repair"
-        ),
-    ] = None,
-    model: Annotated[str | None, typer.Option(help="model name (llm)")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (llm)")] = None,
-    temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
-    max_tokens: Annotated[int | None, typer.Option(help="answer length limit (llm)")] = None,
-    concurrency: Annotated[
-        int | None, typer.Option(help="LLM requests in flight at once (default 16)")
-    ] = None,
-    llm_config: Annotated[
-        Path | None, typer.Option(help="TOML file of LLM settings (see docs/flows.md)")
-    ] = None,
-    max_repairs: Annotated[int, typer.Option(help="repair rounds after the first draft")] = 3,
-    agreement: Annotated[int, typer.Option(help="generated test inputs per seed")] = 10,
-    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "batched",
-    release_name: Annotated[str, typer.Option(help="release name")] = "demo",
-    version: Annotated[str, typer.Option(help="release version")] = "1",
-    out_root: Annotated[Path, typer.Option(help="releases go to OUT_ROOT/NAME/VERSION")] = Path(
-        "artifacts"
-    ),
-    work_dir: Annotated[
-        Path | None, typer.Option(help="item store + transcript (default OUT_ROOT/NAME/.work)")
-    ] = None,
-    seeds_licence: Annotated[str | None, typer.Option(help="licence of the seeds")] = None,
-    refresh: Annotated[
-        bool, typer.Option(help="recompute every item, even those the item store holds")
-    ] = False,
+    references: Annotated[Path | None, typer.Option(help=_h("references"))] = None,
+    replay_from: Annotated[Path | None, typer.Option(help=_h("replay_from"))] = None,
+    drafts: Annotated[Path | None, typer.Option(help=_h("drafts"))] = None,
+    model: Annotated[str | None, typer.Option(help=_h("model"))] = None,
+    base_url: Annotated[str | None, typer.Option(help=_h("base_url"))] = None,
+    temperature: Annotated[float | None, typer.Option(help=_h("temperature"))] = None,
+    max_tokens: Annotated[int | None, typer.Option(help=_h("max_tokens"))] = None,
+    concurrency: Annotated[int | None, typer.Option(help=_h("concurrency"))] = None,
+    llm_config: Annotated[Path | None, typer.Option(help=_h("llm_config"))] = None,
+    max_repairs: Annotated[int, typer.Option(help=_h("max_repairs"))] = 3,
+    agreement: Annotated[int, typer.Option(help=_h("agreement"))] = 10,
+    backend: Annotated[str, typer.Option(help=_h("backend"))] = "batched",
+    release_name: Annotated[str, typer.Option(help=_h("release_name"))] = "demo",
+    version: Annotated[str, typer.Option(help=_h("version"))] = "1",
+    out_root: Annotated[Path, typer.Option(help=_h("out_root"))] = Path("artifacts"),
+    work_dir: Annotated[Path | None, typer.Option(help=_h("work_dir"))] = None,
+    seeds_licence: Annotated[str | None, typer.Option(help=_h("seeds_licence"))] = None,
+    refresh: Annotated[bool, typer.Option(help=_h("refresh"))] = False,
     workers: Annotated[
         int, typer.Option(help="languages worked on at once (0: all of them)")
     ] = 0,
@@ -98,14 +84,16 @@ def build_command(
         resolve_languages,
     )
 
+    def text(p: Path | None) -> str | None:
+        return str(p) if p is not None else None
+
     params: dict[str, Any] = dict(
-        translator=translator, references=str(references) if references else None,
-        drafts=str(drafts) if drafts else None, model=model, base_url=base_url,
-        temperature=temperature, max_tokens=max_tokens, concurrency=concurrency,
-        llm_config=str(llm_config) if llm_config else None, max_repairs=max_repairs,
-        agreement=agreement, backend=backend, release_name=release_name, version=version,
-        out_root=str(out_root), work_dir=str(work_dir) if work_dir else None,
-        seeds_licence=seeds_licence, refresh=refresh,
+        translator=translator, references=text(references), replay_from=text(replay_from),
+        drafts=text(drafts), model=model, base_url=base_url, temperature=temperature,
+        max_tokens=max_tokens, concurrency=concurrency, llm_config=text(llm_config),
+        max_repairs=max_repairs, agreement=agreement, backend=backend,
+        release_name=release_name, version=version, out_root=str(out_root),
+        work_dir=text(work_dir), seeds_licence=seeds_licence, refresh=refresh,
     )  # fmt: skip
     try:
         langs = resolve_languages(languages)
@@ -138,12 +126,12 @@ def build_command(
         flow = build.with_options(
             task_runner=ThreadPoolTaskRunner(max_workers=workers)  # type: ignore[arg-type]
         )
+    from cruxforge.cli.progress_view import show_progress
     from cruxforge.progress import tracker
-    from cruxforge.progress_view import show_progress
 
     console.print("starting the build flow (Prefect local engine)...")
     with show_progress(console, f"build {release_name} {version}"):
-        out = flow(seeds=str(seeds), languages=",".join(langs), **params)
+        out = flow(spec=spec)
     _print_summary(Path(out))
     snap = tracker().snapshot()
     reused = sum(p.reused for p in snap.langs.values())
@@ -182,7 +170,7 @@ def verify_command(
     no_rerun: Annotated[bool, typer.Option(help="check hashes only")] = False,
 ) -> None:
     """Re-run every item of a release and check its manifest; non-zero on any mismatch."""
-    from cruxforge.progress_view import show_progress
+    from cruxforge.cli.progress_view import show_progress
     from cruxforge.release import verify_release
 
     with show_progress(console, f"verify {directory}"):
@@ -276,7 +264,9 @@ def serve_command(
         )
         console.print(f"deployment {flow.name}/{d['name']}")
     console.print(f"Prefect UI: {ui}  (API {api})", soft_wrap=True)
-    console.print(f"run one: PREFECT_API_URL={api} prefect deployment run build/demo --watch")
+    console.print(
+        f"run one: PREFECT_API_URL={api} prefect deployment run cruxforge-build/demo-build --watch"
+    )
     try:
         serve(*deployments, limit=limit, print_starting_message=False)
     finally:

@@ -1,0 +1,269 @@
+"""Writing a release folder: items, report, manifest, dataset card (into a temp dir
+beside it, then moved into place)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import cruxforge
+from cruxforge.models import SeedCheck, TypedSeed
+from cruxforge.release.files import item_hash, sha256_file, tree_hash
+from cruxforge.release.spec import BuildSpec, translator_info
+from cruxforge.store import cases_to_wire
+from cruxforge.translate.loop import ItemReport
+from transition_rules.engine import Case
+
+MANIFEST_KIND = "cruxforge.release"
+MANIFEST_FORMAT = 1
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_SEEDS = ROOT / "seeds" / "demo.jsonl"
+DEMO_LICENCE = "MIT: the demo seeds and their reference translations were written for cruxforge"
+REPORT_FIELDS = ("id", "lang", "status", "reason", "rounds", "tokens", "origin", "draft_note")
+
+
+def git_commit() -> dict[str, Any]:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT, capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return {"git_commit": None, "git_dirty": None}
+    if commit.returncode != 0:
+        return {"git_commit": None, "git_dirty": None}
+    return {"git_commit": commit.stdout.strip(), "git_dirty": bool(dirty.stdout.strip())}
+
+
+def published_items(
+    typed: Sequence[TypedSeed], reports: Sequence[ItemReport], lang: str
+) -> list[dict[str, Any]]:
+    from transition_rules.engine import render_published, rules_for
+
+    by_id = {s.id: s for s in typed}
+    rules = rules_for(lang)
+    return [
+        render_published(rules, by_id[r.id], r.code).as_json()
+        for r in reports
+        if r.status == "validated" and r.code is not None and r.id in by_id
+    ]
+
+
+def _licence(spec: BuildSpec) -> str:
+    if spec.seeds_licence:
+        return spec.seeds_licence
+    try:
+        if Path(spec.seeds).resolve() == DEMO_SEEDS.resolve():
+            return DEMO_LICENCE
+    except OSError:
+        pass
+    return "not stated: pass --seeds-licence (the licence of the seed file applies)"
+
+
+def _jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def write_release(
+    spec: BuildSpec,
+    checks: Sequence[SeedCheck],
+    cases: Mapping[str, list[Case]],
+    status: Mapping[str, Mapping[str, Any]],
+    reports: Mapping[str, Sequence[ItemReport]],
+    problems: Sequence[Mapping[str, Any]] = (),
+) -> Path:
+    """Write the release into a temp dir beside it, then move it into place.
+    ``problems``: what in the drafts folder could not become an item."""
+    import pandas as pd
+
+    from transition_rules.engine import rules_hash
+
+    final = spec.release_dir
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    typed = [c.typed for c in checks if c.typed is not None]
+    rejected = [c for c in checks if c.status == "rejected"]
+    langs = list(reports)
+
+    report_rows: list[dict[str, Any]] = []
+    items: dict[str, list[dict[str, Any]]] = {}
+    for lang in langs:
+        for r in reports[lang]:
+            report_rows.append({k: getattr(r, k) for k in REPORT_FIELDS})
+        for c in rejected:
+            reason = f"seed_rejected: {c.reason.code}: {c.reason.message}" if c.reason else ""
+            report_rows.append(
+                {"id": c.id, "lang": lang, "status": "skipped", "reason": reason,
+                 "rounds": 0, "tokens": 0, "origin": None, "draft_note": ""}
+            )  # fmt: skip
+        if status[lang]["available"]:
+            items[lang] = published_items(typed, reports[lang], lang)
+            _jsonl(tmp / f"{lang}.jsonl", items[lang])
+    _jsonl(tmp / "report.jsonl", report_rows)
+    if spec.drafts:
+        _jsonl(tmp / "drafts_problems.jsonl", problems)
+    rows = [
+        {"lang": lang, "id": str(it["id"]), **{k: it[k] for k in it if k != "id"}}
+        for lang, its in items.items()
+        for it in its
+    ]
+    cols = ["lang", "id", "code", "input_reasoning", "output_reasoning"]
+    pd.DataFrame(rows, columns=cols).to_parquet(tmp / "benchmark.parquet", index=False)
+    shutil.copyfile(spec.seeds, tmp / "seeds.jsonl")
+    _jsonl(tmp / "typed_seeds.jsonl", [s.model_dump(mode="json") for s in typed])
+    _jsonl(
+        tmp / "cases.jsonl",
+        [{"id": s.id, "cases": cases_to_wire(cases[s.id])} for s in typed if s.id in cases],
+    )
+    tdir = spec.transcript_dir()
+    if tdir is not None and tdir.is_dir():
+        shutil.copytree(tdir, tmp / "transcript", ignore=shutil.ignore_patterns("*.tmp", ".*"))
+
+    counts = {
+        lang: {
+            s: sum(r.status == s for r in reports[lang]) for s in ("validated", "failed", "skipped")
+        }
+        for lang in langs
+    }
+    for lang in langs:
+        counts[lang]["skipped"] += len(rejected)
+        counts[lang]["rounds"] = sum(r.rounds for r in reports[lang] if r.status == "validated")
+        if spec.drafts:
+            ok = [r for r in reports[lang] if r.status == "validated"]
+            counts[lang]["from_draft"] = sum(r.origin == "draft" for r in ok)
+            counts[lang]["draft_repaired"] = sum(r.origin == "draft+repair" for r in ok)
+    translator = translator_info(spec)
+    manifest: dict[str, Any] = {
+        "kind": MANIFEST_KIND,
+        "format": MANIFEST_FORMAT,
+        "name": spec.release_name,
+        "version": spec.version,
+        "cruxforge": {"version": cruxforge.__version__, **git_commit()},
+        "build": {
+            "languages": langs,
+            "backend": spec.backend,
+            "max_repairs": spec.max_repairs,
+            "agreement": spec.agreement,
+            "translator": spec.translator,
+            "replay_from": spec.replay_from,
+            "drafts": spec.drafts,
+            "drafts_problems": len(problems) if spec.drafts else None,
+        },
+        "seeds": {
+            "file": Path(spec.seeds).name,
+            "sha256": sha256_file(Path(spec.seeds)),
+            "total": len(checks),
+            "ok": len(typed),
+            "rejected": len(rejected),
+            "licence": _licence(spec),
+        },
+        "rules": {lang: rules_hash(lang) for lang in langs},
+        "runtimes": {lang: dict(status[lang]) for lang in langs},
+        "translator": translator,
+        "counts": counts,
+        "items": {
+            lang: {str(it["id"]): item_hash(it) for it in its} for lang, its in items.items()
+        },
+    }
+    (tmp / "README.md").write_text(_card(spec, manifest), encoding="utf-8")
+    files = sorted(
+        p for p in tmp.rglob("*") if p.is_file() and p.parts[len(tmp.parts)] != "transcript"
+    )
+    manifest["files"] = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in files}
+    th, n = tree_hash(tmp / "transcript")
+    manifest["transcript"] = {"entries": n, "sha256": th} if n else None
+    (tmp / "manifest.json").write_text(
+        json.dumps(manifest, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    return final
+
+
+def _card(spec: BuildSpec, m: Mapping[str, Any]) -> str:
+    t = m["translator"]
+    if t["name"] == "reference":
+        model = f"reference translations from `{t['references']}`"
+    elif t["name"] == "none":
+        model = "none (drafts validated, not repaired)"
+    else:
+        model = (
+            f"model `{t['model']}` (temperature {t['temperature']}, max_tokens {t['max_tokens']})"
+        )
+    if t.get("drafts"):
+        model += f"; round-0 answers from the drafts in `{t['drafts']}`"
+    lines = [
+        f"# {m['name']} {m['version']}",
+        "",
+        "A CRUXEval-X-style multilingual code-reasoning benchmark built by cruxforge "
+        f"{m['cruxforge']['version']} (commit {m['cruxforge']['git_commit'] or 'unknown'}).",
+        "",
+        "## Counts per language",
+        "",
+        "| language | validated | failed | skipped | repair rounds (validated) | toolchain |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for lang, c in m["counts"].items():
+        rt = m["runtimes"][lang]
+        tool = rt["toolchain"] or f"unavailable: {rt['reason']}"
+        lines.append(
+            f"| {lang} | {c['validated']} | {c['failed']} | {c['skipped']} | {c['rounds']} "
+            f"| {tool} |"
+        )
+    s = m["seeds"]
+    lines += [
+        "",
+        "## How it was built",
+        "",
+        f"- Seeds: `{s['file']}` (sha256 `{s['sha256'][:16]}…`), {s['total']} seeds, "
+        f"{s['ok']} validated and typed, {s['rejected']} rejected.",
+        f"- Each seed was run in Python, typed, and given up to {spec.agreement} extra "
+        "test inputs Python agrees on (`cases.jsonl`).",
+        f"- Translator `{t['name']}`: {model}; prompts hash `{t['prompts_hash']}`; up to "
+        f"{spec.max_repairs} repair rounds driven by execution diagnostics.",
+        "- An item is published only if its translation passes every test case twice "
+        f"(flakiness check) on the `{spec.backend}` sandbox backend.",
+        "- `manifest.json` records every version and hash; `report.jsonl` has one record "
+        "per seed and language; `cruxforge release verify <this dir>` re-runs every item.",
+        *(
+            [
+                "- With drafts, `report.jsonl` says per item where it came from (`origin`: "
+                "`draft` = the draft unchanged, `draft+repair` = repaired in `rounds` rounds) "
+                "or why it was dropped (`reason`, `draft_note`); `drafts_problems.jsonl` "
+                "lists draft lines that name no seed or can't be read.",
+            ]
+            if t.get("drafts")
+            else []
+        ),
+        "",
+        "## Files",
+        "",
+        "`<lang>.jsonl` (CRUXEval-X format: `id`, `code`, `input_reasoning`, "
+        "`output_reasoning`), `benchmark.parquet` (all languages, `lang` column), "
+        "`report.jsonl`, `manifest.json`, `seeds.jsonl`, `typed_seeds.jsonl`, `cases.jsonl`"
+        + (
+            ", `transcript/` (every LLM exchange; replay with `--translator replay:DIR`)"
+            if m.get("transcript") or t["name"] != "reference"
+            else ""
+        )
+        + ".",
+        "",
+        "## Licence",
+        "",
+        f"Seeds: {s['licence']}.",
+        "",
+    ]
+    return "\n".join(lines)
