@@ -12,8 +12,9 @@ same language's demo programs through the batched engine, and a Java compile. Th
   counted);
 - no sandbox process is left on the host afterwards (counted in ``/proc`` by uid).
 
-The waves run more programs at once than the host has cores, on purpose: the backends
-get a private pool of sandbox slots for it. ``hog`` adds one busy process per core.
+The waves run more programs at once than the host has cores (``PROGRAMS_PER_CORE`` per
+core), on purpose: the backends get a private pool of sandbox slots for it. ``hog`` adds
+one busy process per core.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ REFS = ROOT / "seeds" / "demo_reference"
 PER_ITEM = 2  # correct programs run one per process, per language
 BATCHED = 6  # correct programs through the batched engine, per language
 WAVE = 6  # languages at once
+# programs at once, per core: more than the host's cores (so hostile and innocent ones
+# share them), not so many that the wait for a core dwarfs every limit (a starved program
+# keeps its verdict up to the wall cap, runtimes/time_limit.py)
+PROGRAMS_PER_CORE = 4
 LEFTOVER_WAIT_S = 10.0
 
 
@@ -124,11 +129,11 @@ def _our_containers() -> set[str]:
 
 
 @contextlib.contextmanager
-def cpu_hog(on: bool):  # type: ignore[no-untyped-def]
-    """One busy process per core while the ``with`` body runs (a loaded machine)."""
+def cpu_hog(on: bool, per_core: int = 1):  # type: ignore[no-untyped-def]
+    """``per_core`` busy processes per core while the ``with`` body runs (a loaded machine)."""
     procs: list[subprocess.Popen[bytes]] = []
     if on:
-        for _ in range(os.cpu_count() or 2):
+        for _ in range(per_core * (os.cpu_count() or 2)):
             procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
     try:
         yield
@@ -181,8 +186,9 @@ def _crossfire(
     t0: float,
 ) -> CrossfireReport:
     report = CrossfireReport(backend=backend_name, hog=hog, checks=[])
-    slots = HostSlots(512, Path(tempfile.mkdtemp(prefix="cruxforge-crossfire-slots-")))
-    many = {"parallel": 64, "slots": slots}
+    width = PROGRAMS_PER_CORE * (os.cpu_count() or 2)
+    slots = HostSlots(width, Path(tempfile.mkdtemp(prefix="cruxforge-crossfire-slots-")))
+    many = {"parallel": width, "slots": slots}
     with get_backend(backend_name) as quiet:
         ready = []
         for lang in langs:

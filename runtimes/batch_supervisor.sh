@@ -2,7 +2,10 @@
 # the sandbox, as the run step's command, so that no item can take the others' verdicts.
 # The program takes the index of its first item as its last argument and writes
 # "ITEM k" to its verdict file before item k's cases, "DONE" after the last item.
-#   bash -c SCRIPT crux-batch N ITEM_US SUSPECT_US CAP MEM RERUN -- CMD...
+#   bash -c SCRIPT crux-batch N ITEM_US HARD_US SUSPECT_US CAP MEM RERUN -- CMD...
+# An item's time limit is ITEM_US of its share of the wall clock and, where /proc counts
+# it, ITEM_US of CPU time as well (one waiting for a core has not used its time), or
+# HARD_US of wall clock whatever its CPU time (runtimes/time_limit.py is the same rule).
 # Each process ("segment") writes its own verdict file; at the end they are joined into
 # $CRUXFORGE_VERDICTS with these notes for runtimes/batched.py:
 # - an item still running after SUSPECT_US is left to run in the background and a new
@@ -34,8 +37,8 @@
 #   "BATCH ALONE-END k"; its first 4000 bytes of stderr go to stderr between
 #   "=== crux alone k ===" and "=== crux alone end ===".
 set -u
-n=$1 lim=$2 suspect=$3 cap=$4 mem=$5 rerun=$6
-shift 6
+n=$1 lim=$2 hard=$3 suspect=$4 cap=$5 mem=$6 rerun=$7
+shift 7
 [ "${1:-}" = "--" ] && shift
 V=${CRUXFORGE_VERDICTS:?}
 now() { T=${EPOCHREALTIME/./}; T=$((10#$T)); }
@@ -44,6 +47,25 @@ last_item() {  # FILE -> LAST = k of its last "ITEM k" line ('' if none)
     LAST=${LAST#ITEM }
 }
 size() { SZ=$(stat -c %s -- "$1" 2>/dev/null || echo 0); }
+TICK_US=$(( 1000000 / $(getconf CLK_TCK 2>/dev/null || echo 100) ))
+cpu_of() {  # PID -> CPU, its CPU time and its reaped children's in microseconds (-1: gone)
+    local st f
+    CPU=-1
+    read -r st < "/proc/$1/stat" 2>/dev/null || return
+    f=(${st##*) })
+    CPU=$(( (f[11] + f[12] + f[13] + f[14]) * TICK_US ))
+}
+spent() {  # PID START_T CPU0 SHARE_US -> SPENT=1 when the item has used its time: its
+    # share of the wall clock (SHARE_US) past lim and its CPU time past lim too, or the
+    # wall clock since START_T past hard
+    SPENT=0
+    (( $4 > lim )) || return 0
+    now
+    if (( T - $2 > hard )); then SPENT=1; return 0; fi
+    cpu_of "$1"
+    (( CPU < 0 || CPU - $3 >= lim )) && SPENT=1
+    return 0
+}
 # a sleep without a fork: after a memory kill the cgroup is still full while the victim's
 # memory is freed, and a fork then can make the OOM killer take this shell instead
 exec {nap}<> <(:)
@@ -61,7 +83,7 @@ oomcount() {  # -> OOM, the sandbox's OOM-kill count (0 when it can't be read, a
 }
 set -m  # each segment in its own process group, so a kill takes all it forked
 declare -a seg_start=() seg_pid=() seg_item=() seg_t=() seg_v=() seg_bg=() seg_cut=()
-declare -a seg_o0=() seg_e0=()
+declare -a seg_o0=() seg_e0=() seg_c=()
 notes=""
 declare -A redo=() retried=()
 retry=""
@@ -74,7 +96,7 @@ _start() {
     : > "$V.s$i"
     CRUXFORGE_VERDICTS="$V.s$i" run_item "$s" > "$V.o$i" 2> "$V.e$i" < /dev/null &
     seg_o0[i]=0 seg_e0[i]=0
-    seg_start[i]=$s seg_pid[i]=$! seg_item[i]="" seg_bg[i]=0 seg_cut[i]="" seg_v[i]=0
+    seg_start[i]=$s seg_pid[i]=$! seg_item[i]="" seg_bg[i]=0 seg_cut[i]="" seg_v[i]=0 seg_c[i]=0
     now; seg_t[i]=$T
 }
 stop_pid() { kill -KILL -- "-$1" 2>/dev/null; wait "$1" 2>/dev/null; }
@@ -105,6 +127,7 @@ while (( running )); do
                 continue
             fi
             seg_item[i]=$LAST seg_t[i]=$T seg_v[i]=0
+            cpu_of "$pid"; seg_c[i]=$(( CPU > 0 ? CPU : 0 ))
             # output so far belongs to earlier items (it can only undercount this one's)
             size "$V.o$i"; seg_o0[i]=$SZ
             size "$V.e$i"; seg_e0[i]=$SZ
@@ -157,7 +180,8 @@ while (( running )); do
         fi
         running=1
         if (( seg_bg[i] )); then
-            if (( seg_v[i] > lim )); then
+            spent "$pid" "${seg_t[i]}" "${seg_c[i]}" "${seg_v[i]}"
+            if (( SPENT )); then
                 why=STALL rss=0
                 read -r _ rss _ < "/proc/$pid/statm" 2>/dev/null || rss=0
                 (( rss * 4096 > mem / 2 )) && why=STALLMEM
@@ -165,7 +189,8 @@ while (( running )); do
                 [ "$why" = STALLMEM ] && redo[${seg_item[i]}]=1
             fi
         elif [ -z "${seg_item[i]}" ]; then
-            if (( T - seg_t[i] > lim )); then
+            spent "$pid" "${seg_t[i]}" 0 $(( T - seg_t[i] ))
+            if (( SPENT )); then
                 stop "$i"; seg_pid[i]=""; notes+="BATCH NOSTART ${seg_start[i]} STALL 0"$'\n'
                 head -c 20000 -- "$V.e$i" >&2; head -c 20000 -- "$V.o$i" >&2
             fi
@@ -217,7 +242,8 @@ alone() {  # k: item k by itself, in a fresh process stopped when item k+1 begin
             pid=""
         else
             now
-            (( T - t0 > lim )) && why=TIMEOUT
+            spent "$pid" "$t0" 0 $(( T - t0 ))
+            (( SPENT )) && why=TIMEOUT
         fi
     done
     now

@@ -2,17 +2,21 @@
 # The docker backend's step driver (runtimes/docker_backend.py runs it in a worker
 # container as the worker's uid, through `docker exec`):
 #   bash -c "$(cat docker_driver.sh)" cruxforge-driver \
-#       MODE ID FILE FINAL TAG USECS FSIZE CAP NPROC VERDICT_FILE VERDICT_MAX -- CMD...
+#       MODE ID FILE FINAL TAG USECS HARD_USECS FSIZE CAP NPROC VERDICT_FILE VERDICT_MAX -- CMD...
 # MODE "new": make /work/run/ID afresh, source from stdin into FILE; "cont": reuse it.
 # FINAL "1": clean up after the step; "onfail": only if the step did not succeed.
-# USECS: the step's time limit; FSIZE: largest file (bytes); CAP: stdout/stderr cap each;
+# USECS: the step's time limit; past it, the step is stopped once the container has used
+# USECS of CPU time too (a step waiting for a core has not used its time), or at
+# HARD_USECS whatever its CPU time (runtimes/time_limit.py is the same rule);
+# FSIZE: largest file (bytes); CAP: stdout/stderr cap each;
 # NPROC: the program's process limit; VERDICT_FILE / VERDICT_MAX: the verdict file's name
 # in the work dir and how much of it to send back.
 # It prints framed blobs: "@@NAME SIZE\n" SIZE bytes "\n" (meta, out, err, verdicts, tmpfs).
 set -u
 umask 022
-mode=$1 id=$2 file=$3 final=$4 tag=$5 usecs=$6 fsize=$7 cap=$8 nproc=$9 vfile=${10} vmax=${11}
-shift 11
+mode=$1 id=$2 file=$3 final=$4 tag=$5 usecs=$6 hard=$7 fsize=$8 cap=$9 nproc=${10}
+vfile=${11} vmax=${12}
+shift 12
 [ "${1:-}" = "--" ] && shift
 W=/work/run/$id M=/work/meta/$id
 declare -A META=()
@@ -95,12 +99,19 @@ now_us; t0=$NOW
 ) < /dev/null > "$M/$tag.out" 2> "$M/$tag.err" &
 pid=$!
 ( # watchdog: time limit first (fork-free), output caps every 2nd tick
-  deadline=$((t0 + usecs)) k=0
+  deadline=$((t0 + usecs)) cap_at=$((t0 + hard)) k=0
   while kill -0 "$pid" 2>/dev/null; do
       nap 0.05
       now_us
       if (( NOW >= deadline )); then
-          : > "$M/$tag.timeout"; kill -KILL -- "-$pid" "$pid"; exit 0
+          over=1
+          if (( NOW < cap_at && cpu0 >= 0 )); then
+              cpuusage
+              (( CPU >= 0 && CPU - cpu0 < usecs )) && over=0
+          fi
+          if (( over )); then
+              : > "$M/$tag.timeout"; kill -KILL -- "-$pid" "$pid"; exit 0
+          fi
       fi
       k=$((k + 1))
       if (( k % 2 == 0 )) && sz=$(stat -c %s -- "$M/$tag.out" "$M/$tag.err"); then

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 from runtimes.sandbox import MAX_VERDICT_BYTES, VERDICT_FILE, base_env
 from runtimes.slots import HostSlots
 from runtimes.spec import RuntimeSpec
+from runtimes.time_limit import wall_cap
 from runtimes.verdicts import ProcessOutcome, signal_of_status
 
 SANDBOX_UID = 10001  # the images' `sandbox` user (owns /work in the image)
@@ -256,6 +257,7 @@ class Worker:
             "bash", "-c", driver(), "cruxforge-driver",
             mode, run_id, source_file or self.spec.source_file, final, tag,
             str(int(seconds * 1_000_000)),
+            str(int(wall_cap(seconds) * 1_000_000)),
             str(lim.file_mb * 1024 * 1024),
             str(cap),
             str(lim.pids),
@@ -264,7 +266,7 @@ class Worker:
             "--", *argv,
         ]  # fmt: skip
         code, out, err = self.exec_raw(
-            cmd, stdin=stdin, env=env, timeout=seconds + EXEC_GRACE_SECONDS
+            cmd, stdin=stdin, env=env, timeout=wall_cap(seconds) + EXEC_GRACE_SECONDS
         )
         frames = _parse_frames(out)
         if code != 0 or "meta" not in frames or "tmpfs" not in frames:

@@ -9,8 +9,9 @@ namespaces, a new session, ``--die-with-parent``. When run as root the sandbox r
 ``nobody`` (uid 65534), so even the bound system files are only readable as a normal
 user.
 
-Limits per process (compile and run separately): wall time (the whole process tree is
-killed and the kill verified), memory and pids through a child cgroup per process
+Limits per process (compile and run separately): time (the cgroup's CPU time once the
+wall limit has passed, runtimes/time_limit.py; the whole process tree is killed and the
+kill verified), memory and pids through a child cgroup per process
 (cgroup v1 ``memory``/``pids`` hierarchies or cgroup v2; at most one CPU where the
 ``cpu`` controller is available), stdout/stderr caps (the
 process is killed when one is exceeded), file size (RLIMIT_FSIZE), no core files.
@@ -362,15 +363,16 @@ class LocalBackend(Backend):
                 group.remove()
             return ProcessOutcome(exit_code=None, infra_error=f"cannot start sandbox: {e}")
         os.close(status_w)
-        watched = watch(proc, start + seconds, spec.limits.output_kb * 1024)
+        cpu = group.cpu_seconds if group is not None else None
+        watched = watch(proc, start, seconds, spec.limits.output_kb * 1024, cpu)
         rc, survivors = reap(proc, group, watched)
         with os.fdopen(status_r, "rb") as f:
             status_text = f.read().decode(errors="replace")
         oom = group.oom_killed() if group else False
-        cpu = group.cpu_seconds() if group else None
+        used = group.cpu_seconds() if group else None
         if group is not None:
             group.remove()
-        return outcome_of(rc, watched, time.monotonic() - start, oom, cpu, survivors,
+        return outcome_of(rc, watched, time.monotonic() - start, oom, used, survivors,
                         sandboxed, status_text)  # fmt: skip
 
     def _command(

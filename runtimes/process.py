@@ -9,10 +9,12 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
 from runtimes.cgroups import Group
+from runtimes.time_limit import CHECK_EVERY_S, out_of_time
 from runtimes.verdicts import ProcessOutcome, signal_of_status
 
 
@@ -47,8 +49,16 @@ class _Watched:
     timed_out: bool = False
 
 
-def watch(proc: subprocess.Popen[bytes], deadline: float, cap: int) -> _Watched:
-    """Read the process's output (capped) until it ends, floods or reaches ``deadline``."""
+def watch(
+    proc: subprocess.Popen[bytes],
+    start: float,
+    limit: float,
+    cap: int,
+    cpu: Callable[[], float | None] | None = None,
+) -> _Watched:
+    """Read the process's output (capped) until it ends, floods or is out of time: past
+    ``limit`` seconds since ``start`` and, where ``cpu`` counts its CPU time, past
+    ``limit`` in CPU time too or at the wall cap (runtimes/time_limit.py)."""
     assert proc.stdout is not None and proc.stderr is not None
     w = _Watched(bytearray(), bytearray(), threading.Event(), [])
     w.readers = [
@@ -57,6 +67,7 @@ def watch(proc: subprocess.Popen[bytes], deadline: float, cap: int) -> _Watched:
     ]
     for t in w.readers:
         t.start()
+    next_check = start + limit
     while True:
         try:
             proc.wait(timeout=0.02)
@@ -65,9 +76,14 @@ def watch(proc: subprocess.Popen[bytes], deadline: float, cap: int) -> _Watched:
             pass
         if w.over.is_set():
             break
-        if time.monotonic() >= deadline:
+        now = time.monotonic()
+        if now < next_check:
+            continue
+        used = cpu() if cpu is not None else None
+        if out_of_time(now - start, used, limit):
             w.timed_out = True
             break
+        next_check = now + CHECK_EVERY_S
     return w
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from runtimes.backend import Program
 from runtimes.spec import RuntimeSpec
+from runtimes.time_limit import wall_cap
 
 SCRIPT_PATH = Path(__file__).resolve().parent / "batch_supervisor.sh"
 STARTUP_ALLOWANCE = 30.0  # seconds for a batch's restarts, on top of its items' limits
@@ -31,6 +32,7 @@ def run_argv(spec: RuntimeSpec, program: Program) -> list[str]:
         "bash", "-c", script(), "crux-batch",
         str(b.items),
         str(int(b.item_seconds * 1_000_000)),
+        str(int(wall_cap(b.item_seconds) * 1_000_000)),
         str(int(b.suspect_seconds * 1_000_000)),
         str(spec.limits.output_kb * 1024),
         str(spec.limits.memory_mb * 1024 * 1024),

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from runtimes.backend import Program, RunResult, Verdict, get_backend
+from runtimes.docker_worker import WORKER_UID_BASE, WORKER_UIDS
 from runtimes.images import image_tag
 from runtimes.spec import get_spec
 from tests.conftest import docker_available
@@ -285,7 +286,11 @@ def test_read_only_root_non_root_user(backend) -> None:  # type: ignore[no-untyp
         "if (echo x > /etc/cf-probe) 2>/dev/null || (echo x > /usr/cf-probe) 2>/dev/null"
         " || (echo x > /var/tmp/cf) 2>/dev/null; then r 'CASE 0 FAIL \"wrote\"'; "
         "else r 'CASE 0 PASS'; fi\n"
-        'if [ "$(id -u)" = 10001 ]; then r \'CASE 1 PASS\'; else r "CASE 1 FAIL $(id -u)"; fi\n'
+        # a worker uid of its own (WORKER_UID_BASE + its lease): not root, not the image's
+        # shared sandbox user
+        f'u=$(id -u); if [ "$u" -ge {WORKER_UID_BASE} ] &&'
+        f' [ "$u" -lt {WORKER_UID_BASE + WORKER_UIDS} ];'
+        " then r 'CASE 1 PASS'; else r \"CASE 1 FAIL $u\"; fi\n"
         "if echo x > ./here && echo y > /tmp/t && [ -w \"$HOME\" ]; then r 'CASE 2 PASS';"
         " else r 'CASE 2 FAIL \"no write\"'; fi\n"
         "if grep -q '^CapEff:\\s*0*$' /proc/self/status; then r 'CASE 3 PASS';"

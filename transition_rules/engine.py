@@ -162,6 +162,16 @@ def check_type(rules: RuleFile, t: Type, *, is_result: bool = False) -> None:
             )
         if isinstance(node, OptionalT) and isinstance(node.inner, OptionalT):
             raise Unsupported("nested_optional", f"Optional of Optional can't be told apart ({t})")
+        if "optional_key" in rules.unsupported:
+            keyed_opt = (
+                node.key if isinstance(node, DictT) else node.elem if isinstance(node, SetT)
+                else None
+            )  # fmt: skip
+            if keyed_opt is not None and any(isinstance(n, OptionalT) for n in walk(keyed_opt)):
+                raise Unsupported(
+                    "unsupported_optional_key",
+                    f"{rules.name}: {rules.unsupported['optional_key']} ({t})",
+                )
         if "container_key" in rules.unsupported:
             keyed = (
                 node.key
@@ -512,34 +522,6 @@ def roundtrip_program(rules: RuleFile, values: list[tuple[Any, Type]], program_i
     source = rules.harness.program.format(prelude=rules.prelude, function="", body=body)
     source = hooks.apply(rules.hooks, source)
     return Program(id=program_id, lang=rules.lang, source=source, n_cases=len(values))
-
-
-def equality_program(
-    rules: RuleFile, pairs: list[tuple[Any, Any, Type]], program_id: str
-) -> Program:
-    """A program whose case k compares two literals with the harness's own equality:
-    ``pairs[k]`` = (actual, expected, type). Equal values must pass, unequal must fail."""
-    body = "\n".join(
-        _indent(
-            rules,
-            rules.harness.case.format(
-                i=i,
-                call=render_literal(rules, a, t),
-                expected=render_literal(rules, b, t),
-                result_type=render_type(rules, t),
-            ),
-        )
-        for i, (a, b, t) in enumerate(pairs)
-    )
-    source = rules.harness.program.format(prelude=rules.prelude, function="", body=body)
-    source = hooks.apply(rules.hooks, source)
-    return Program(
-        id=program_id,
-        lang=rules.lang,
-        source=source,
-        n_cases=len(pairs),
-        expected=[canonical(b) for _, b, _ in pairs],
-    )
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,6 @@ from transition_rules.engine import (
     Case,
     Unsupported,
     check_type,
-    equality_program,
     harness_program,
     render_literal,
     roundtrip_program,
@@ -85,6 +84,9 @@ def value_corpus() -> list[tuple[Any, Type]]:
         ([1, None, 3], ListT(OptionalT(INT))),
         ({"a": None, "b": 2}, DictT(STR, OptionalT(INT))),
         (7, UnionT((INT, STR))), ("seven", UnionT((INT, STR))), (-7, UnionT((INT, STR))),
+        # Optional (pointer / null) keys and members
+        ({None: 1, 2: 3}, DictT(OptionalT(INT), INT)), ({None, 4}, SetT(OptionalT(INT))),
+        ({(1, None): "a", (2, 5): "b"}, DictT(TupleT((INT, OptionalT(INT))), STR)),
     ]  # fmt: skip
     out += [(s, STR) for s in HARD_STRINGS]
     out.append((HARD_STRINGS, ls))
@@ -200,53 +202,6 @@ def run_roundtrip(
         failures.append(f"no verdicts: {_why(res)}")
     detail = f"{len(carried)} values, {len(skipped)} unsupported"
     return ProofResult(lang, "roundtrip", not failures, detail, failures)
-
-
-def equality_corpus() -> list[tuple[Any, Type]]:
-    """Values whose equality is easy to get wrong: Optional (pointer) and float keys,
-    nested optionals, nearly equal floats, extreme integers."""
-    oi = OptionalT(INT)
-    return [
-        *value_corpus(),
-        ({None: 1, 2: 3}, DictT(oi, INT)),
-        ({(1, None): "a", (2, 5): "b"}, DictT(TupleT((INT, oi)), STR)),
-        ({None, 4}, SetT(oi)),
-        ([None, [1, None]], ListT(OptionalT(ListT(oi)))),
-        (0.1 + 0.2, FLOAT),
-        ({1.5: "x"}, DictT(FLOAT, STR)),
-    ]
-
-
-def run_equality(
-    backend: Backend, lang: str, values: Sequence[tuple[Any, Type]] | None = None
-) -> ProofResult:
-    """The harness's equality on the language's own literals: each value equals a copy
-    of itself written again (cases 2k), and differs from a mutant of it (cases 2k+1)."""
-    rules = rules_for(lang)
-    pairs: list[tuple[Any, Any, Type]] = []
-    skipped = 0
-    for v, t in values if values is not None else equality_corpus():
-        try:
-            check_type(rules, t)
-            twin = mutate(v, t)
-            render_literal(rules, v, t)
-            render_literal(rules, twin, t)
-        except (Unsupported, ValueError):
-            skipped += 1
-            continue
-        if values_equal(twin, v):
-            continue
-        pairs += [(v, v, t), (v, twin, t)]
-    (res,) = backend.execute([equality_program(rules, pairs, f"equality:{lang}")])
-    failures = []
-    for k, (a, b, t) in enumerate(pairs):
-        cv = res.cases[k] if k < len(res.cases) else None
-        want = Verdict.passed if k % 2 == 0 else Verdict.wrong_answer
-        if cv is None or cv.verdict is not want:
-            got = cv.verdict.value if cv else _why(res)
-            failures.append(f"{t} {a!r} vs {b!r}: {got}, wanted {want.value}")
-    detail = f"{len(pairs) // 2} values, {skipped} unsupported"
-    return ProofResult(lang, "equality", not failures, detail, failures)
 
 
 def _why(res: RunResult) -> str:

@@ -249,7 +249,8 @@ class RuleFile(_Strict):
     # int float bool str none list tuple dict set optional union, plus
     # "none_result" (a function whose result type is None), "empty_tuple",
     # "nested_optional", "container_key" (a dict key / set member that is a container),
-    # "one_tuple" (a tuple of one element), "float_key" (a float dict key / set member)
+    # "one_tuple" (a tuple of one element), "float_key" (a float dict key / set member),
+    # "optional_key" (a dict key / set member that is or holds an Optional)
     unsupported: dict[_S, _S] = Field(default_factory=dict)
     # names of engine hooks (transition_rules/hooks.py) this language uses
     hooks: list[_S] = []
