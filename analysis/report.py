@@ -17,6 +17,8 @@ writes into ``out``:
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,3 +243,20 @@ def _construction(release: Path, out: Path, save, image) -> list[str]:  # type: 
         md_table(reasons) if len(reasons) else "(none)",
         "",
     ]
+
+
+_IMAGE_LINK = re.compile(r"!\[([^\]]*)\]\(([^)\s]+\.png)\)")
+
+
+def inline_images(markdown: str, folder: Path) -> str:
+    """The report's Markdown with each local PNG link replaced by a ``data:`` URI, so a
+    viewer that can't reach the report's folder (the Prefect UI) still shows the plots."""
+
+    def embed(m: re.Match[str]) -> str:
+        path = folder / m.group(2)
+        if not path.is_file():
+            return m.group(0)
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        return f"![{m.group(1)}](data:image/png;base64,{data})"
+
+    return _IMAGE_LINK.sub(embed, markdown)

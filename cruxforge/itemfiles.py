@@ -20,7 +20,7 @@ T = TypeVar("T")
 
 # files of a release that are not items
 NOT_ITEMS = frozenset({"report.jsonl", "cases.jsonl", "typed_seeds.jsonl", "seeds.jsonl",
-                       "attempts.jsonl", "drafts_problems.jsonl"})  # fmt: skip
+                       "attempts.jsonl", "drafts_problems.jsonl", "all.jsonl"})  # fmt: skip
 
 
 @cache
@@ -70,11 +70,24 @@ def records(path: Path) -> Iterator[tuple[int, dict[str, Any] | ValueError]]:
         yield n, rec if isinstance(rec, dict) else ValueError("not a JSON object")
 
 
-def seed_id_of(item_id: object) -> str:
-    """CRUXEval-X's integer id N is seed ``sample_N``; string ids are seed ids as they are."""
+def seed_id_of(item_id: object, ids: dict[str, str] | None = None) -> str:
+    """The seed an item id names: a cruxforge release says (``ids`` from its manifest);
+    else CRUXEval-X's integer id N is seed ``sample_N``, and a string is the seed id."""
+    if ids and str(item_id) in ids:
+        return ids[str(item_id)]
     if isinstance(item_id, int) or (isinstance(item_id, str) and item_id.isdigit()):
         return f"sample_{int(item_id)}"
     return str(item_id)
+
+
+def release_ids(folder: Path) -> dict[str, str]:
+    """A cruxforge release's item id -> seed id (its manifest's ``ids``); empty elsewhere."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    ids = manifest.get("ids") if isinstance(manifest, dict) else None
+    return {str(k): str(v) for k, v in ids.items()} if isinstance(ids, dict) else {}
 
 
 def read_items(

@@ -18,6 +18,7 @@ from cruxforge.models import SeedCheck
 from cruxforge.release import check_seeds
 from cruxforge.translators.reference import read_benchmark
 from flows.holder import label_slots
+from flows.keys import artifact_key, release_label
 from runtimes.backend import get_backend
 from runtimes.spec import parse_languages
 
@@ -68,6 +69,9 @@ def audit_flow(
             }
         )
     path = write_audit(records, Path(out))
-    create_table_artifact(table=rows, key="audit", description=f"Audit of {benchmark}")
+    create_table_artifact(
+        table=rows, key=artifact_key("audit", release_label(benchmark)),
+        description=f"Audit of {benchmark}",
+    )
     logger.info("audit written to %s", path)
     return str(path)

@@ -48,6 +48,7 @@ from cruxforge.release import (
 from cruxforge.store import canonical_json, item_key
 from cruxforge.translate.loop import ItemReport
 from cruxforge.translate.run import is_infra_fault
+from flows import keys
 from flows.holder import label_slots
 from transition_rules.engine import Case
 
@@ -218,9 +219,8 @@ def _summary(reports: dict[str, list[ItemReport]]) -> list[dict[str, Any]]:
 
 def artifact_key(spec: BuildSpec) -> str:
     """``build-<release>-<version>-<model or translator>``, as Prefect keys must be written."""
-    raw = f"build-{spec.release_name}-{spec.version}-{spec.model or spec.translator}"
-    safe = "".join(c if c.isalnum() else "-" for c in raw.lower())
-    return "-".join(part for part in safe.split("-") if part)
+    who = spec.model or spec.translator
+    return keys.artifact_key("build", spec.release_name, spec.version, who)
 
 
 @flow(
@@ -311,7 +311,11 @@ def build(spec: BuildSpec = BuildSpec()) -> str:  # noqa: B008 - a frozen defaul
         "",
         f"Verify: `cruxforge release verify {out}`",
     ]
-    create_markdown_artifact("\n".join(md), key=artifact_key(spec) + "-card")
+    create_markdown_artifact(
+        "\n".join(md),
+        key=artifact_key(spec) + "-card",
+        description=f"Release {release_name} {version}: where it is and how to verify it",
+    )
     return out
 
 

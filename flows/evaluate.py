@@ -12,6 +12,8 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from flows.keys import artifact_key, release_label
+
 
 @flow(name="cruxforge-evaluate")
 def evaluate_flow(
@@ -59,8 +61,9 @@ def evaluate_flow(
     finally:
         if client is not None:
             client.close()
-    create_markdown_artifact(scores_markdown(scores), key="evaluation-scores")
-    create_table_artifact(scores_table(scores), key="evaluation-pass-at-1")
+    key = artifact_key("evaluation", release_label(release), name)
+    create_markdown_artifact(scores_markdown(scores), key=key + "-scores")
+    create_table_artifact(scores_table(scores), key=key + "-pass-at-1")
     get_run_logger().info("wrote %s/results.jsonl", out)
     return scores
 

@@ -20,6 +20,14 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="${PREFECT_SERVER_EPHEME
 
 if [ "${CRUXFORGE_SKIP_SETUP:-0}" != 1 ]; then
     bash scripts/setup.sh
+    # the languages with no toolchain on this host (Swift on Debian 12) run in Docker: make
+    # the base images offline (debootstrap) and build only the images those languages need
+    if bash scripts/docker-engine.sh; then
+        uv run cruxforge runtimes bootstrap-base
+        uv run cruxforge runtimes build --for-auto
+    else
+        echo "demo.sh: no Docker engine: languages without a host toolchain are skipped" >&2
+    fi
 fi
 langs="${CRUXFORGE_DEMO_LANGUAGES:-all}"
 backend="${CRUXFORGE_DEMO_BACKEND:-batched}"
@@ -34,5 +42,5 @@ uv run cruxforge build --seeds seeds/demo.jsonl --languages "$langs" \
 uv run cruxforge release verify "$rel" --backend batched
 uv run cruxforge audit --benchmark "$rel" --seeds "$rel/seeds.jsonl" \
     --backend "$backend" --out "$out/audit"
-echo "demo release: $rel (items <lang>.jsonl, benchmark.parquet, README.md, manifest.json)"
+echo "demo release: $rel (items data/<lang>.jsonl, card README.md, manifest.json)"
 echo "demo report:  $rel/report.jsonl   audit: $out/audit/audit.jsonl"

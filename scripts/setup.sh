@@ -22,6 +22,7 @@ PKGS=(
     ca-certificates curl git locales
     bubblewrap debootstrap docker.io
     python3 python3-pip python3-venv
+    chromium  # the UI test drives it headless (Playwright, no browser download)
 )
 # ... and every language's host toolchain, as its runtime spec lists it
 # (runtimes/<lang>/runtime.toml, [local] debian): a new language brings its own packages

@@ -70,9 +70,10 @@ def test_build_flow_end_to_end(api: str, tmp_path: Path) -> None:
     rel = Path(out)
     assert rel == tmp_path / "art" / "e2e" / "2"
     for name in (
-        "py.jsonl",
-        "js.jsonl",
-        "benchmark.parquet",
+        "data/py.jsonl",
+        "data/js.jsonl",
+        "data/all.jsonl",
+        "cruxeval-x/JavaScript.jsonl",
         "README.md",
         "manifest.json",
         "report.jsonl",

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from flows.keys import artifact_key, release_label
 from tests.release_helpers import export_demo
 
 pytestmark = [pytest.mark.slow, pytest.mark.toolchains]
@@ -21,12 +23,13 @@ def harness():  # type: ignore[no-untyped-def]
         yield
 
 
-def _artifact_keys() -> set[str]:
+def _artifacts() -> dict[str, Any]:
+    """The latest artifact under each key."""
     from prefect.client.orchestration import get_client
 
-    async def read() -> set[str]:
+    async def read() -> dict[str, Any]:
         async with get_client() as c:
-            return {a.key for a in await c.read_artifacts() if a.key}
+            return {a.key: a for a in await c.read_artifacts() if a.key}
 
     return asyncio.run(read())
 
@@ -40,10 +43,14 @@ def test_analyse_flow_writes_report_and_publishes_artifacts(harness, tmp_path: P
     report = Path(analyse_flow([str(p) for p in paths], str(tmp_path / "report"), n_boot=200))
     assert report.exists() and "Pearson" in report.read_text()
     assert list((tmp_path / "report").glob("*.png")) and list((tmp_path / "report").glob("*.csv"))
-    keys = _artifact_keys()
-    assert "analysis-report" in keys and any(
-        k.startswith("analysis-") and k != "analysis-report" for k in keys
-    )
+    arts = _artifacts()
+    # keyed by what they show (here the report folder, as no release was given)
+    assert "analysis-report-report" in arts, sorted(arts)
+    assert "analysis-report-correlations-output" in arts, sorted(arts)
+    # the plots are inlined: the UI can show a data: URI, not a file on the serving host
+    md = str(arts["analysis-report-report"].data)
+    assert "data:image/png;base64," in md and "](pearson_output.png)" not in md
+    assert "data:image/png;base64," in str(arts["analysis-report-pearson-output"].data)
 
 
 def test_evaluate_flow_scores_imported_predictions(harness, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -66,3 +73,8 @@ def test_evaluate_flow_scores_imported_predictions(harness, tmp_path: Path) -> N
     out = {(r["id"], r["task"]): r["passed"] for r in results}
     assert out[(first["id"], "output")] is True
     assert out[(second["id"], "output")] is False
+    # the release (here a folder without a manifest: its last two path parts) and the model
+    # name the artifacts
+    arts = _artifacts()
+    key = artifact_key("evaluation", release_label(bench), "preds")
+    assert key + "-scores" in arts and key + "-pass-at-1" in arts, sorted(arts)

@@ -49,19 +49,23 @@ def build_cmd(base_url: str, out_root: Path) -> list[str]:
 
 
 def run_build(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run a build to its end; one that hangs is killed with its whole process group (its
+    ephemeral Prefect server included) and fails the test."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=user_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
     try:
-        p = subprocess.run(cmd, cwd=ROOT, env=user_env(), capture_output=True, text=True,
-                           timeout=RERUN_LIMIT_S)  # fmt: skip
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else ""
+        out, err = proc.communicate(timeout=RERUN_LIMIT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
         pytest.fail(f"the build did not finish within {RERUN_LIMIT_S} s: {out[-3000:]}")
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    return p
+    assert proc.returncode == 0, out[-3000:] + err[-3000:]
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def release_rows(rel: Path) -> dict[str, list[dict]]:  # type: ignore[type-arg]
     out = {}
-    for name in [*(f"{x}.jsonl" for x in LANGS), "report.jsonl"]:
+    for name in [*(f"data/{x}.jsonl" for x in LANGS), "report.jsonl"]:
         rows = [json.loads(x) for x in (rel / name).read_text().splitlines() if x.strip()]
         out[name] = sorted(rows, key=lambda r: (str(r["id"]), r.get("lang", "")))
     return out
@@ -163,7 +167,7 @@ def test_a_waiting_build_says_who_holds_the_slots(tmp_path: Path) -> None:
         os.killpg(holder.pid, signal.SIGKILL)  # the kernel frees its slots at once
         holder.wait()
         assert build.wait(timeout=RERUN_LIMIT_S) == 0, (tmp_path / "build.log").read_text()
-        assert (tmp_path / "art" / "demo" / "1" / "py.jsonl").read_text().strip()
+        assert (tmp_path / "art" / "demo" / "1" / "data" / "py.jsonl").read_text().strip()
     finally:
         if holder.poll() is None:
             os.killpg(holder.pid, signal.SIGKILL)

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from cruxforge.llm.testserver import ScriptedChatServer
@@ -39,14 +38,17 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_release_files(release: Path) -> None:
-    names = sorted(p.name for p in release.iterdir())
+    names = sorted(p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file())
     assert names == sorted(
-        ["README.md", "benchmark.parquet", "cases.jsonl", "manifest.json", "py.jsonl",
-         "report.jsonl", "seeds.jsonl", "typed_seeds.jsonl"]
+        ["README.md", "data/all.jsonl", "cases.jsonl", "manifest.json", "data/py.jsonl",
+         "cruxeval-x/Python.jsonl", "report.jsonl", "seeds.jsonl", "typed_seeds.jsonl"]
     )  # fmt: skip
     assert release == release.parent / "0.1" and release.parent.name == "t"
-    items = [json.loads(x) for x in (release / "py.jsonl").read_text().splitlines()]
-    assert [it["id"] for it in items] == ["demo_0", "demo_1"]
+    items = [json.loads(x) for x in (release / "data" / "py.jsonl").read_text().splitlines()]
+    assert [it["id"] for it in items] == [0, 1]  # integers, as CRUXEval-X's
+    assert (release / "cruxeval-x" / "Python.jsonl").read_text() == (
+        release / "data" / "py.jsonl"
+    ).read_text()
     for it in items:
         assert set(it) == {"id", "code", "input_reasoning", "output_reasoning"}
         assert "def f(" in it["code"] and "assert" in it["code"]
@@ -57,9 +59,10 @@ def test_release_files(release: Path) -> None:
         ("demo_0", "validated"),
         ("demo_1", "validated"),
     ]
-    df = pd.read_parquet(release / "benchmark.parquet")
-    assert list(df.columns) == ["lang", "id", "code", "input_reasoning", "output_reasoning"]
-    assert df["code"].tolist() == [it["code"] for it in items]
+    everything = [json.loads(x) for x in (release / "data" / "all.jsonl").read_text().splitlines()]
+    assert [list(r) for r in everything] == [
+        ["lang", "id", "code", "input_reasoning", "output_reasoning"]] * 2  # fmt: skip
+    assert [r["code"] for r in everything] == [it["code"] for it in items]
     card = (release / "README.md").read_text()
     assert "| py | 2 | 0 | 0 |" in card and DEMO_LICENCE in card and "verify" in card
     cases = [json.loads(x) for x in (release / "cases.jsonl").read_text().splitlines()]
@@ -72,7 +75,8 @@ def test_manifest(release: Path) -> None:
     from transition_rules.engine import rules_hash
 
     m = json.loads((release / "manifest.json").read_text())
-    assert m["kind"] == "cruxforge.release" and m["format"] == 1
+    assert m["kind"] == "cruxforge.release" and m["format"] == 2
+    assert m["ids"] == {"0": "demo_0", "1": "demo_1"}
     assert m["cruxforge"]["version"] == "0.1.0"
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     assert m["cruxforge"]["git_commit"] == (head.stdout.strip() or None)
@@ -84,8 +88,8 @@ def test_manifest(release: Path) -> None:
     assert m["translator"]["prompts_hash"] == prompts_hash()
     assert m["translator"]["reference_files"]["py.jsonl"] == sha256_file(DEMO_REFS / "py.jsonl")
     assert m["counts"]["py"] == {"validated": 2, "failed": 0, "skipped": 0, "rounds": 0}
-    items = [json.loads(x) for x in (release / "py.jsonl").read_text().splitlines()]
-    assert m["items"]["py"] == {it["id"]: item_hash(it) for it in items}
+    items = [json.loads(x) for x in (release / "data" / "py.jsonl").read_text().splitlines()]
+    assert m["items"]["py"] == {str(it["id"]): item_hash(it) for it in items}
     for rel, h in m["files"].items():
         assert sha256_file(release / rel) == h
     assert m["transcript"] is None
@@ -96,21 +100,22 @@ def test_verify_passes_then_fails_after_tampering(release: Path, tmp_path: Path)
     assert ok.problems == [] and ok.items_run == ok.items_passed == 2
     bad = tmp_path / "bad"
     shutil.copytree(release, bad)
-    lines = (bad / "py.jsonl").read_text().splitlines()
+    lines = (bad / "data" / "py.jsonl").read_text().splitlines()
     it = json.loads(lines[0])
     it["code"] = it["code"].replace("return total", "return total + 1", 1)
     lines[0] = json.dumps(it)
-    (bad / "py.jsonl").write_text("\n".join(lines) + "\n")
+    (bad / "data" / "py.jsonl").write_text("\n".join(lines) + "\n")
     res = verify_release(bad)
     msgs = "\n".join(res.problems)
-    assert "py.jsonl: sha256" in msgs
-    assert "py demo_0: item hash" in msgs
-    assert "py demo_0: re-run wrong_answer on case 0: expected 19, actual 20" in msgs
-    assert res.items_passed == 1 and not any("demo_1" in p for p in res.problems)
+    assert "data/py.jsonl: sha256" in msgs
+    assert "py 0: item hash" in msgs
+    assert "py 0: re-run wrong_answer on case 0: expected 19, actual 20" in msgs
+    assert "py 0: the code as published fails:" in msgs  # its own assert fails too
+    assert res.items_passed == 1 and not any(p.startswith("py 1:") for p in res.problems)
     # the CLI says the same and exits non-zero
     cli = subprocess.run(["cruxforge", "release", "verify", str(bad)], capture_output=True,
                          text=True, cwd=ROOT)  # fmt: skip
-    assert cli.returncode == 1 and "demo_0: re-run wrong_answer" in cli.stdout
+    assert cli.returncode == 1 and "py 0: re-run wrong_answer" in cli.stdout
     assert subprocess.run(["cruxforge", "release", "verify", "--no-rerun", str(release)],
                           capture_output=True, cwd=ROOT).returncode == 0  # fmt: skip
 
@@ -141,7 +146,7 @@ def test_llm_release_replays_offline_with_the_same_item_hashes(tmp_path: Path) -
     rel2 = build_release(replay)
     m2 = json.loads((rel2 / "manifest.json").read_text())
     assert m2["items"] == m["items"] and m2["counts"] == m["counts"]
-    assert (rel2 / "py.jsonl").read_bytes() == (rel / "py.jsonl").read_bytes()
+    assert (rel2 / "data" / "py.jsonl").read_bytes() == (rel / "data" / "py.jsonl").read_bytes()
 
 
 def test_demo_seed_file_gets_the_demo_licence(tmp_path: Path) -> None:
@@ -174,3 +179,19 @@ def test_cli_options_are_the_build_spec() -> None:
     assert schema["backend"]["enum"] == ["batched", "auto", "local", "docker"]
     assert "py" in schema["languages"]["items"]["enum"]
     assert all(p.get("description") for p in schema.values())
+
+
+def test_a_release_loads_with_datasets(release: Path) -> None:
+    """The real `datasets` package reads a release: each language's config, and `all`."""
+    import datasets
+
+    m = json.loads((release / "manifest.json").read_text())
+    card = (release / "README.md").read_text()
+    assert card.startswith("---\n") and "configs:" in card and "size_categories" in card
+    py = datasets.load_dataset(str(release), "py", split="test")
+    assert py.num_rows == m["counts"]["py"]["validated"] == 2
+    assert py.column_names == ["id", "code", "input_reasoning", "output_reasoning"]
+    assert py.features["id"].dtype == "int64"
+    whole = datasets.load_dataset(str(release), split="test")  # the default config: all
+    assert whole.num_rows == sum(len(v) for v in m["items"].values())
+    assert set(whole["lang"]) == {"py"}

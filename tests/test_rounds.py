@@ -53,7 +53,8 @@ def test_same_release_whatever_the_concurrency(tmp_path: Path) -> None:
         most_32 = srv.most_in_flight
     assert most_1 == 1, most_1
     assert most_32 >= 16, most_32
-    for name in ("py.jsonl", "js.jsonl", "report.jsonl", "cases.jsonl", "benchmark.parquet"):
+    for name in ("data/py.jsonl", "data/js.jsonl", "data/all.jsonl", "report.jsonl",
+                 "cases.jsonl"):  # fmt: skip
         assert (one / name).read_bytes() == (many / name).read_bytes(), name
     m1, m32 = (json.loads((d / "manifest.json").read_text()) for d in (one, many))
     assert m1["items"] == m32["items"] and m1["counts"] == m32["counts"]
@@ -102,7 +103,7 @@ def test_drafts_faults_caught_repaired_and_reported_per_item(tmp_path: Path) -> 
     problems = rows(rel / "drafts_problems.jsonl")
     assert {p["reason"].split(":")[0] for p in problems} == {"unknown_id", "bad_line"}
     assert any(p["id"] == "nope_9" for p in problems)
-    assert len(rows(rel / "js.jsonl")) == 2  # demo_1 and demo_4 only: nothing faulty shipped
+    assert len(rows(rel / "data" / "js.jsonl")) == 2  # demo_1 and demo_4: nothing faulty shipped
 
     # with a model: the faulty draft is repaired, the missing and unreadable are drafted
     with ScriptedChatServer(ReferenceChat()) as srv:

@@ -215,7 +215,9 @@ def start_server(port: int, timeout_s: float = 240.0) -> tuple[subprocess.Popen[
     proc = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
          "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
+        stdout=log, stderr=subprocess.STDOUT,
+        # the UI in the browser asks this API (by default 127.0.0.1:4200, whatever the port)
+        env={**os.environ, "PREFECT_UI_API_URL": api},
     )  # fmt: skip
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -168,6 +168,13 @@ def build(
     force: Annotated[bool, typer.Option(help="rebuild even when the tag exists")] = False,
     jobs: Annotated[int, typer.Option(min=1, help="images built at once")] = 2,
     prune: Annotated[bool, typer.Option(help="remove tags no current spec uses")] = False,
+    for_auto: Annotated[
+        bool,
+        typer.Option(
+            help="only the images the auto backend needs: languages without a toolchain on "
+            "this host (e.g. Swift on Debian 12)"
+        ),
+    ] = False,
 ) -> None:
     """Build the docker images for LANG (default all) from runtimes/<lang>/Dockerfile.
 
@@ -175,10 +182,15 @@ def build(
     """
     from runtimes import images
 
+    wanted = _langs(lang) if lang else None
+    if for_auto:
+        local = get_backend("local")
+        wanted = [x for x in (wanted or LANGUAGES) if not local.doctor(x).available]
+        console.print(f"no host toolchain here for: {' '.join(wanted) or 'none'}")
+        if not wanted:
+            return
     try:
-        results = images.build_images(
-            _langs(lang) if lang else None, force=force, log=console.print, jobs=jobs
-        )
+        results = images.build_images(wanted, force=force, log=console.print, jobs=jobs)
         if prune:
             for tag in images.remove_stale_images():
                 console.print(f"removed stale image {tag}")

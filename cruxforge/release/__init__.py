@@ -4,11 +4,13 @@ The steps are plain functions (no Prefect) so the flows in ``flows/`` wrap them 
 tasks and :func:`build_release` runs them in order without an orchestrator. A release is
 ``<out_root>/<name>/<version>/``:
 
-- ``<lang>.jsonl``: validated items in CRUXEval-X's format, in seed-file order;
-- ``benchmark.parquet``: the same items, one table with a ``lang`` column;
+- ``data/<lang>.jsonl``: validated items in CRUXEval-X's format (integer ``id``), in
+  seed-file order; ``data/all.jsonl``: all of them with a ``lang`` field;
+  ``cruxeval-x/<Split>.jsonl``: the same under CRUXEval-X's split names;
 - ``report.jsonl``: one record per seed and language (``id lang status reason rounds tokens``);
 - ``seeds.jsonl`` (the seed file as given), ``typed_seeds.jsonl``, ``cases.jsonl`` (every
-  test case the items passed), ``README.md`` (dataset card), ``transcript/`` (LLM builds);
+  test case the items passed), ``README.md`` (dataset card, with the YAML header that
+  ``datasets.load_dataset`` reads), ``transcript/`` (LLM builds);
 - ``manifest.json``: what produced it (versions, hashes, toolchains, translator, model
   settings, prompt hash), counts, a hash per item and per file.
 

@@ -19,9 +19,12 @@ BackendName = Literal["batched", "auto", "local", "docker"]
 
 
 class BuildSpec(BaseModel):
-    """Everything a build is asked to do: the ``build`` flow's one parameter (the Prefect
-    UI's form, with these descriptions as its help), the CLI's options, the library's
-    argument. Fields with a fixed set of values are Literals: dropdowns in the UI."""
+    """What to build: the seeds, the languages, where translations come from, the sandbox,
+    and where the release goes. Every build is resumable: finished items are kept."""
+
+    # One description of a build: the ``build`` flow's one parameter (the Prefect UI's
+    # form, with the field descriptions as its help), the CLI's options (same help) and
+    # the library's argument. Fields with a fixed set of values are Literals: dropdowns.
 
     model_config = ConfigDict(extra="forbid")
 

@@ -43,8 +43,11 @@ def verify_release(
     except (OSError, json.JSONDecodeError) as e:
         return VerifyResult(problems=[f"manifest.json: cannot read: {e}"], items_run=0,
                             items_passed=0)  # fmt: skip
-    if m.get("kind") != MANIFEST_KIND or m.get("format") != MANIFEST_FORMAT:
-        problems.append(f"manifest.json: not a {MANIFEST_KIND} format {MANIFEST_FORMAT} manifest")
+    fmt = m.get("format")
+    if m.get("kind") != MANIFEST_KIND or fmt not in (1, MANIFEST_FORMAT):
+        problems.append(
+            f"manifest.json: not a {MANIFEST_KIND} format 1 or {MANIFEST_FORMAT} manifest"
+        )
         return VerifyResult(problems=problems, items_run=0, items_passed=0)
 
     listed = m.get("files", {})
@@ -85,7 +88,8 @@ def verify_release(
             TypedSeed.model_validate_json(line) for line in _lines(directory / "typed_seeds.jsonl")
         )
     }
-    by_pub = {str(published_id(sid)): s for sid, s in typed.items()}
+    ids = m.get("ids") or {str(published_id(sid)): sid for sid in typed}  # format 1: none
+    by_pub = {iid: typed[sid] for iid, sid in ids.items() if sid in typed}
     cases: dict[str, list[Case]] = {}
     for line in _lines(directory / "cases.jsonl"):
         rec = json.loads(line)
@@ -93,7 +97,7 @@ def verify_release(
 
     run, passed = 0, 0
     for lang, hashes in sorted(m.get("items", {}).items()):
-        path = directory / f"{lang}.jsonl"
+        path = directory / (f"data/{lang}.jsonl" if fmt >= 2 else f"{lang}.jsonl")
         found: dict[str, dict[str, Any]] = {}
         for n, line in enumerate(_lines(path), 1):
             try:

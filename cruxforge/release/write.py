@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -20,7 +21,7 @@ from cruxforge.translate.loop import ItemReport
 from transition_rules.engine import Case
 
 MANIFEST_KIND = "cruxforge.release"
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2  # 2: items under data/, integer ids, a Hugging Face card
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_SEEDS = ROOT / "seeds" / "demo.jsonl"
 DEMO_LICENCE = "MIT: the demo seeds and their reference translations were written for cruxforge"
@@ -43,18 +44,38 @@ def git_commit() -> dict[str, Any]:
     return {"git_commit": commit.stdout.strip(), "git_dirty": bool(dirty.stdout.strip())}
 
 
+def item_ids(seed_ids: Sequence[str]) -> dict[str, int]:
+    """Each seed's item id, an integer as CRUXEval-X's: N for CRUXEval's ``sample_N``,
+    else the seed's position in the seed file (every seed its position, should that give
+    two seeds one id)."""
+    ids: dict[str, int] = {}
+    for pos, sid in enumerate(seed_ids):
+        m = re.fullmatch(r"sample_(\d+)", sid)
+        ids[sid] = int(m.group(1)) if m else pos
+    if len(set(ids.values())) != len(ids):
+        ids = {sid: pos for pos, sid in enumerate(seed_ids)}
+    return ids
+
+
 def published_items(
-    typed: Sequence[TypedSeed], reports: Sequence[ItemReport], lang: str
+    typed: Sequence[TypedSeed],
+    reports: Sequence[ItemReport],
+    lang: str,
+    ids: Mapping[str, int] | None = None,
 ) -> list[dict[str, Any]]:
+    """The language's validated items in CRUXEval-X's fields (``id`` from ``ids``)."""
     from transition_rules.engine import render_published, rules_for
 
     by_id = {s.id: s for s in typed}
     rules = rules_for(lang)
-    return [
-        render_published(rules, by_id[r.id], r.code).as_json()
-        for r in reports
-        if r.status == "validated" and r.code is not None and r.id in by_id
-    ]
+    out = []
+    for r in reports:
+        if r.status == "validated" and r.code is not None and r.id in by_id:
+            item = render_published(rules, by_id[r.id], r.code).as_json()
+            if ids is not None:
+                item["id"] = ids[r.id]
+            out.append(item)
+    return out
 
 
 def _licence(spec: BuildSpec) -> str:
@@ -68,7 +89,15 @@ def _licence(spec: BuildSpec) -> str:
     return "not stated: pass --seeds-licence (the licence of the seed file applies)"
 
 
+def cruxeval_x_name(lang: str) -> str:
+    """The language's split name in CRUXEval-X (``Cpp``, ``CS``, ``Java`` ...)."""
+    from transition_rules.engine import rules_for
+
+    return rules_for(lang).names.cruxeval_x or lang
+
+
 def _jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
@@ -84,8 +113,6 @@ def write_release(
 ) -> Path:
     """Write the release into a temp dir beside it, then move it into place.
     ``problems``: what in the drafts folder could not become an item."""
-    import pandas as pd
-
     from transition_rules.engine import rules_hash
 
     final = spec.release_dir
@@ -96,6 +123,9 @@ def write_release(
     typed = [c.typed for c in checks if c.typed is not None]
     rejected = [c for c in checks if c.status == "rejected"]
     langs = list(reports)
+    ids = item_ids([c.id for c in checks])
+    (tmp / "data").mkdir()
+    (tmp / "cruxeval-x").mkdir()
 
     report_rows: list[dict[str, Any]] = []
     items: dict[str, list[dict[str, Any]]] = {}
@@ -109,18 +139,14 @@ def write_release(
                  "rounds": 0, "tokens": 0, "origin": None, "draft_note": ""}
             )  # fmt: skip
         if status[lang]["available"]:
-            items[lang] = published_items(typed, reports[lang], lang)
-            _jsonl(tmp / f"{lang}.jsonl", items[lang])
+            items[lang] = published_items(typed, reports[lang], lang, ids)
+            _jsonl(tmp / "data" / f"{lang}.jsonl", items[lang])
+            _jsonl(tmp / "cruxeval-x" / f"{cruxeval_x_name(lang)}.jsonl", items[lang])
     _jsonl(tmp / "report.jsonl", report_rows)
     if spec.drafts:
         _jsonl(tmp / "drafts_problems.jsonl", problems)
-    rows = [
-        {"lang": lang, "id": str(it["id"]), **{k: it[k] for k in it if k != "id"}}
-        for lang, its in items.items()
-        for it in its
-    ]
-    cols = ["lang", "id", "code", "input_reasoning", "output_reasoning"]
-    pd.DataFrame(rows, columns=cols).to_parquet(tmp / "benchmark.parquet", index=False)
+    _jsonl(tmp / "data" / "all.jsonl", [{"lang": lang, **it} for lang, its in items.items()
+                                         for it in its])  # fmt: skip
     shutil.copyfile(spec.seeds, tmp / "seeds.jsonl")
     _jsonl(tmp / "typed_seeds.jsonl", [s.model_dump(mode="json") for s in typed])
     _jsonl(
@@ -176,6 +202,8 @@ def write_release(
         "items": {
             lang: {str(it["id"]): item_hash(it) for it in its} for lang, its in items.items()
         },
+        # item id -> seed id (the ids of the items are integers, as CRUXEval-X's)
+        "ids": {str(ids[s.id]): s.id for s in typed},
     }
     (tmp / "README.md").write_text(_card(spec, manifest), encoding="utf-8")
     files = sorted(
@@ -251,9 +279,12 @@ def _card(spec: BuildSpec, m: Mapping[str, Any]) -> str:
         "",
         "## Files",
         "",
-        "`<lang>.jsonl` (CRUXEval-X format: `id`, `code`, `input_reasoning`, "
-        "`output_reasoning`), `benchmark.parquet` (all languages, `lang` column), "
-        "`report.jsonl`, `manifest.json`, `seeds.jsonl`, `typed_seeds.jsonl`, `cases.jsonl`"
+        "`data/<lang>.jsonl` (CRUXEval-X format: `id` an integer, `code`, `input_reasoning`, "
+        "`output_reasoning`; one Hugging Face config each), `data/all.jsonl` (all "
+        "languages, a `lang` field first; the `all` config), `cruxeval-x/<Split>.jsonl` (the same "
+        "items under CRUXEval-X's split names: `Cpp`, `CS`, `Java` ...), "
+        "`report.jsonl`, `manifest.json` (`ids`: item id to seed id), `seeds.jsonl`, "
+        "`typed_seeds.jsonl`, `cases.jsonl`"
         + (
             ", `transcript/` (every LLM exchange; replay with `--translator replay:DIR`)"
             if m.get("transcript") or t["name"] != "reference"
@@ -266,4 +297,34 @@ def _card(spec: BuildSpec, m: Mapping[str, Any]) -> str:
         f"Seeds: {s['licence']}.",
         "",
     ]
-    return "\n".join(lines)
+    return front_matter(m) + "\n".join(lines)
+
+
+def front_matter(m: Mapping[str, Any]) -> str:
+    """The card's YAML header: what ``datasets.load_dataset(<release dir>)`` and the Hub
+    read (one config per language, ``all`` the default)."""
+    import yaml
+
+    total = sum(len(v) for v in m["items"].values())
+    size = next(
+        (name for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"),
+                                  (100_000, "10K<n<100K")) if total < limit),
+        "100K<n<1M",
+    )  # fmt: skip
+    licence = str(m["seeds"]["licence"])
+    configs: list[dict[str, Any]] = [
+        {"config_name": "all", "data_files": [{"split": "test", "path": "data/all.jsonl"}],
+         "default": True},
+        *({"config_name": lang, "data_files": [{"split": "test", "path": f"data/{lang}.jsonl"}]}
+          for lang in m["items"]),
+    ]  # fmt: skip
+    header = {
+        "pretty_name": f"{m['name']} {m['version']}",
+        "license": "mit" if licence.lower().startswith("mit") else "other",
+        "language": ["en"],
+        "tags": ["code", "code-reasoning", "cruxeval-x", "multilingual"],
+        "task_categories": ["text-generation"],
+        "size_categories": [size],
+        "configs": configs,
+    }
+    return "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True) + "---\n\n"

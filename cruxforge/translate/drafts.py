@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cruxforge.itemfiles import NOT_ITEMS, lang_of_file, records, seed_id_of
+from cruxforge.itemfiles import NOT_ITEMS, lang_of_file, records, release_ids, seed_id_of
 from cruxforge.models import TypedSeed
 from runtimes.spec import LANGUAGES
 from transition_rules.parsing import FunctionNotFound, cut_function
@@ -106,12 +106,12 @@ def _code_of(rec: dict[str, Any]) -> str | None:
     return None
 
 
-def _seed_id(rec: dict[str, Any]) -> str | None:
+def _seed_id(rec: dict[str, Any], ids: dict[str, str]) -> str | None:
     raw = rec.get("id", rec.get("name"))
     if raw is None or isinstance(raw, (dict, list)):
         return None
     m = _SAMPLE.match(str(raw))
-    return f"sample_{int(m.group(1))}" if m else seed_id_of(raw)
+    return f"sample_{int(m.group(1))}" if m else seed_id_of(raw, ids)
 
 
 def read_drafts(folder: Path | str) -> Drafts:
@@ -124,6 +124,7 @@ def read_drafts(folder: Path | str) -> Drafts:
     if not files:
         raise DraftsError(f"no .jsonl item files in the drafts folder {folder}")
     out = Drafts(folder)
+    ids = release_ids(folder)
     for path in files:
         rel = path.relative_to(folder).as_posix()
         for n, rec in records(path):
@@ -131,7 +132,7 @@ def read_drafts(folder: Path | str) -> Drafts:
             if isinstance(rec, ValueError):
                 out.problems.append(DraftProblem(where, None, None, f"bad_line: {rec}"))
                 continue
-            lang, sid, code = _lang_of(path, rec), _seed_id(rec), _code_of(rec)
+            lang, sid, code = _lang_of(path, rec), _seed_id(rec, ids), _code_of(rec)
             if lang is None:
                 out.problems.append(
                     DraftProblem(where, None, sid, "unknown_language: no language id in the "

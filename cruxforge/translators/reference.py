@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cruxforge.itemfiles import read_items, seed_id_of
+from cruxforge.itemfiles import read_items, release_ids, seed_id_of
 from cruxforge.models import TypedSeed
 from cruxforge.translators import TranslationUnavailable, Translator, register_translator
 from transition_rules.parsing import FunctionNotFound, cut_function
@@ -36,10 +36,13 @@ def read_benchmark(
     """Every item file in ``folder``; a bad line is an error naming file and line."""
     if not folder.is_dir():
         raise BenchmarkError(f"benchmark folder not found: {folder}")
+    ids = release_ids(folder)
     return read_items(
         folder,
         languages,
-        lambda lang, n, rec: BenchmarkItem(rec["id"], seed_id_of(rec["id"]), lang, rec["code"], n),
+        lambda lang, n, rec: BenchmarkItem(
+            rec["id"], seed_id_of(rec["id"], ids), lang, rec["code"], n
+        ),
         BenchmarkError,
         "a benchmark item",
     )
