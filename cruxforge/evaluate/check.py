@@ -3,7 +3,11 @@
 A check program is the item's ``code`` with the answer in place of the span the mask
 hides (:func:`cruxforge.evaluate.items.locate`), run with ``judge="exit_status"``: the
 published harness asserts, so the answer is right iff the program compiles and exits 0.
-An answer is text chosen by a model, so before and after running it is screened:
+An input answer is first fitted to the slot's shape (:mod:`cruxforge.evaluate.shapes`):
+bare arguments, a call of ``f`` or the harness's own call all become what the slot holds,
+a whole call (our harness) or the arguments (CRUXEval-X's); the outcome keeps the answer
+as submitted. An answer is text chosen by a model, so before and after running it is
+screened:
 
 1. **one line**: an answer with a line break is rejected (CRUXEval-X answers are one
    line; a new line is the easiest way to start a new statement).
@@ -14,9 +18,11 @@ An answer is text chosen by a model, so before and after running it is screened:
    are not one node in that slot and are rejected without running.
 3. **no forbidden names** (outside string literals): an output answer must not mention
    ``candidate`` or any function defined in the item (``candidate(5)`` on both sides of
-   ``==`` is a tautology); an input answer must be a call with the original call's head
-   (``candidate(``, ``candidate.call(``, ``(candidate ``, ``$(candidate ``), mention
-   ``candidate`` exactly once and none of the item's functions; no answer may name a
+   ``==`` is a tautology); an input answer for a whole-call slot must be a call with the
+   original call's head (``candidate(``, ``candidate.call(``, ``(candidate ``,
+   ``$(candidate ``, ``f(`` where the harness calls ``f``), name the called function
+   exactly once and none of the item's other functions; one for an arguments slot may
+   not name ``candidate`` at all; no answer may name a
    process-control, reflection or definition primitive from :data:`DENIED_NAMES`
    (``exit``, ``__import__``, ``eval``, ``process``, ``lambda``, ``def``, ``type`` ...):
    a literal needs none of them, and they are how one builds an always-equal object.
@@ -42,7 +48,7 @@ from functools import cache
 from pydantic import BaseModel
 
 from cruxforge.evaluate.items import EvalItem, MaskNotFound, Task, locate
-from cruxforge.evaluate.prompts import call_head
+from cruxforge.evaluate.shapes import call_head, callee, defined_names, fit_input_answer
 from runtimes.backend import Backend, Program, RunResult, Verdict
 
 # verdicts the evaluator adds to the backend's
@@ -81,6 +87,9 @@ class CheckOutcome(BaseModel):
     detail: str = ""
     sentinel: bool = False
     structure_checked: bool = False
+    # the answer as the model wrote it, when it was fitted to the slot's shape
+    # (bare arguments or a call of f where the harness calls candidate, and so on)
+    submitted: str | None = None
 
 
 @cache
@@ -176,8 +185,6 @@ def structural_screen(lang: str, code: str, start: int, end: int, answer: str) -
 
 def screen_answer(item: EvalItem, task: Task, answer: str) -> tuple[str | None, bool]:
     """(reason to reject or None, whether the structure was checked)."""
-    from transition_rules.parsing import find_functions
-
     if "\n" in answer or "\r" in answer:
         return "the answer spans several lines", False
     slot = locate(item.code, item.masked(task))
@@ -185,11 +192,7 @@ def screen_answer(item: EvalItem, task: Task, answer: str) -> tuple[str | None, 
     sc = structural_screen(item.lang, item.code, slot.start, slot.end, answer)
     if sc.reason:
         return sc.reason, sc.structure_checked
-    try:
-        defined = {f.name for f in find_functions(item.lang, item.code)}
-    except Exception:  # noqa: BLE001 - no parser for this language: names from the text
-        defined = set()
-    defined |= {"candidate", "f"}
+    defined = defined_names(item)
     tokens = [t.rstrip("!?") or t for t in sc.tokens]  # Ruby's exit! and the like
     denied = sorted({t for t in tokens if t in DENIED_NAMES})
     if denied:
@@ -199,15 +202,16 @@ def screen_answer(item: EvalItem, task: Task, answer: str) -> tuple[str | None, 
         if named:
             return f"an output answer may not mention {', '.join(named)}", sc.structure_checked
     else:
-        head = call_head(original)
+        head = call_head(original, defined)
         if head and not answer.startswith(head):
             return f"an input answer must be a call starting {head.strip()!r}", sc.structure_checked
-        if original[-1:] in ")]" and not answer.endswith(original[-1]):
+        if head and not answer.endswith(")"):
             return "an input answer must be one whole call", sc.structure_checked
-        n_candidate = sum(t == "candidate" for t in tokens)
-        others = sorted({t for t in tokens if t in defined and t != "candidate"})
-        if n_candidate != 1 or others:
-            return "an input answer must call candidate once, with plain arguments", (
+        called = callee(head) or "candidate"
+        n_called = sum(t == called for t in tokens)
+        others = sorted({t for t in tokens if t in defined and t != called})
+        if (n_called != 1 if head else n_called) or others:
+            return f"an input answer must call {called} once, with plain arguments", (
                 sc.structure_checked
             )
     return None, sc.structure_checked
@@ -272,8 +276,15 @@ def check_answers(
             outcomes[i] = base.model_copy(update={"verdict": NO_ANSWER})
             continue
         try:
+            slot = locate(item.code, item.masked(task))
+            if task == "input":
+                fitted = fit_input_answer(
+                    item.code, slot.start, slot.end, answer, defined_names(item)
+                )
+                if fitted != answer:
+                    base = base.model_copy(update={"answer": fitted, "submitted": answer})
+                    answer = fitted
             reason, structured = screen_answer(item, task, answer) if screen else (None, False)
-            locate(item.code, item.masked(task))
         except MaskNotFound as e:
             outcomes[i] = base.model_copy(update={"verdict": BAD_ITEM, "detail": str(e)})
             continue

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from cruxforge.evaluate.items import EvalItem, Task, locate
+from cruxforge.evaluate.shapes import call_head, defined_names
 from cruxforge.templates import TemplateDir
 from transition_rules.engine import rules_for, strip_prelude
 
@@ -26,15 +27,6 @@ def language_name(lang: str) -> str:
 TEMPLATES = TemplateDir(PROMPTS_DIR)
 template = TEMPLATES.template
 prompts_hash = TEMPLATES.hash
-
-
-def call_head(call: str) -> str:
-    """The part of a call before its arguments: ``candidate(``, ``(candidate ``, ..."""
-    i = call.find("candidate")
-    if i < 0:
-        return ""
-    m = re.compile(r"[(\s]").search(call, i)
-    return call[: m.end()] if m else call
 
 
 def pick_shots(item: EvalItem, pool: list[EvalItem], shots: int) -> list[EvalItem]:
@@ -57,7 +49,7 @@ def build_prompt(item: EvalItem, task: Task, examples: list[EvalItem]) -> str:
             )
         )
     slot = locate(item.code, item.masked(task))
-    head = call_head(slot.original(item.code)) if task == "input" else ""
+    head = call_head(slot.original(item.code), defined_names(item)) if task == "input" else ""
     closing = {"(": ")", " ": ")"}.get(head[-1:], "")
     call_example = head + "..." + closing if head else "candidate(...)"
     return template(task).format(
