@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.release_helpers import small_seeds
-from tests.test_ui import api, free_port
+from tests.test_ui import api, free_port, stop_group
 
 pytestmark = [pytest.mark.slow]
 
@@ -75,9 +74,4 @@ def test_prefect_deploy_all_and_a_worker_runs_a_build(tmp_path: Path) -> None:
         m = json.loads((tmp_path / "art" / "deployed" / "1" / "manifest.json").read_text())
         assert m["counts"]["py"]["validated"] == 2, m["counts"]
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_group(server)

@@ -47,6 +47,16 @@ def api(base: str, path: str, body: dict[str, Any]) -> Any:
         return json.loads(r.read())
 
 
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server started in its own session: SIGTERM, then SIGKILL after 60 s."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def field(page: Any, name: str) -> Any:
     """The input of the form's property labelled ``name`` (the innermost one)."""
     text = re.compile(rf"^{re.escape(name)}( \(Optional\))?$")
@@ -131,9 +141,4 @@ def test_a_build_run_from_the_prefect_ui(tmp_path: Path) -> None:
             for name in ("ui-build-form.png", "ui-language-table.png"):
                 shutil.copy(tmp_path / name, ROOT / "docs" / name)
     finally:
-        os.killpg(serve.pid, signal.SIGTERM)
-        try:
-            serve.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(serve.pid, signal.SIGKILL)
-            serve.wait()
+        stop_group(serve)
