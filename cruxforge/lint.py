@@ -4,7 +4,8 @@ Run by ``cruxforge release verify`` and by the tests over every demo item. Per i
 
 - no line of the language's published prelude (the helpers our tests need) in either
   reasoning prompt;
-- exactly one ``????`` in each prompt;
+- exactly one ``????`` in each prompt; the input prompt masks the call's arguments, as
+  CRUXEval-X does, not the whole call;
 - each prompt is the end of the item's code with one span masked (evaluation finds the
   span, and an answer replaces it there);
 - the code as published compiles and runs to exit status 0 (:func:`published_programs`,
@@ -22,9 +23,11 @@ from transition_rules.engine import MASK, rules_for
 MIN_LINE = 8  # prelude lines shorter than this ("}", "end") prove nothing
 
 
-def lint_item(lang: str, item: Mapping[str, Any]) -> list[str]:
-    """Problems of one published item (empty: clean)."""
+def lint_item(lang: str, item: Mapping[str, Any], *, arguments_mask: bool = True) -> list[str]:
+    """Problems of one published item (empty: clean). ``arguments_mask=False`` accepts a
+    whole-call input mask (releases before manifest format 3)."""
     from cruxforge.evaluate.items import MaskNotFound, locate
+    from cruxforge.evaluate.shapes import callable_names, slot_shape
 
     problems: list[str] = []
     prelude = [
@@ -44,10 +47,15 @@ def lint_item(lang: str, item: Mapping[str, Any]) -> list[str]:
                 f"{task}_reasoning shows {len(leaked)} line(s) of our harness prelude, "
                 f"e.g. {leaked[0][:80]!r}"
             )
+        code = str(item.get("code", ""))
         try:
-            locate(str(item.get("code", "")), text)
+            slot = locate(code, text)
         except MaskNotFound:
             problems.append(f"{task}_reasoning is not the end of the code with one span masked")
+            continue
+        names = callable_names(lang, code)
+        if arguments_mask and task == "input" and slot_shape(code, slot.start, slot.end, names)[1]:
+            problems.append("input_reasoning masks the whole call, not its arguments")
     return problems
 
 

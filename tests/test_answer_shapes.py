@@ -11,7 +11,13 @@ import pytest
 
 from cruxforge.evaluate.check import check_answers
 from cruxforge.evaluate.items import locate, read_release
-from cruxforge.evaluate.shapes import arguments_of, call_head, call_heads, fit_input_answer
+from cruxforge.evaluate.shapes import (
+    arguments_of,
+    call_head,
+    call_heads,
+    fit_input_answer,
+    slot_shape,
+)
 from tests.release_helpers import export_demo
 
 
@@ -68,10 +74,10 @@ LANGS = ["py", "js", "ts", "rb", "pl", "php", "lua", "r", "rkt", "sh", "java", "
          "cs", "d", "rs", "scala"]  # fmt: skip
 
 
-def _calls(lang: str, args: str) -> list[str]:
+def _calls(lang: str, args: str, head: str) -> list[str]:
     """A right answer in each shape: bare arguments, a call of f, the harness's call."""
     f_call = {"rkt": f"(f {args})", "sh": f"$(f {args})"}.get(lang, f"f({args})")
-    return [args, f_call]
+    return [args, f_call, f"{head}{args})"]
 
 
 @pytest.mark.slow
@@ -79,9 +85,8 @@ def _calls(lang: str, args: str) -> list[str]:
 def test_every_shape_passes_by_execution_and_wrong_ones_fail(tmp_path: Path, local_backend) -> None:  # type: ignore[no-untyped-def]
     from runtimes.spec import LANGUAGES
 
-    langs = [x for x in LANGS if x in LANGUAGES]
     backend = local_backend
-    langs = [x for x in langs if backend.doctor(x).available]
+    langs = [x for x in LANGS if x in LANGUAGES and backend.doctor(x).available]
     rel = export_demo(tmp_path / "rel", ",".join(langs))
     items = read_release(rel)
     jobs = []
@@ -89,25 +94,25 @@ def test_every_shape_passes_by_execution_and_wrong_ones_fail(tmp_path: Path, loc
     for lang in langs:
         it = items[lang][0]
         slot = locate(it.code, it.input_reasoning)
-        original = slot.original(it.code)
-        head = call_head(original, {"f"})
-        assert head and original.endswith(")"), (lang, original)
-        args = original[len(head) : -1]
-        for answer in [*_calls(lang, args), original]:
+        head, whole = slot_shape(it.code, slot.start, slot.end, {"f"})
+        assert head and not whole, (lang, it.input_reasoning)  # CRUXEval-X's mask: arguments
+        args = slot.original(it.code)
+        for answer in _calls(lang, args, head):
             jobs.append((it, "input", answer))
             expect.append((lang, answer, True))
-        # a wrong input in the harness's shape still fails: the mutant of the expected
-        # value's item (demo_1's arguments give another result)
+        # a wrong input still fails: demo_1's arguments give another result (or none)
         other = items[lang][1]
         o = locate(other.code, other.input_reasoning).original(other.code)
         jobs.append((it, "input", o))
         expect.append((lang, o, False))
-        # CRUXEval-X's mask: the arguments; a whole call is fitted inside
-        cx = dataclasses.replace(
-            it, input_reasoning=it.input_reasoning.replace("????", head + "????)", 1)
+        # a release with the whole call masked (cruxforge's earlier releases): fitted too
+        old = dataclasses.replace(
+            it, input_reasoning=it.input_reasoning.replace(head + "????)", "????", 1)
         )
-        jobs.append((cx, "input", original))
-        expect.append((lang, f"CRUXEval-X mask: {original}", True))
+        assert locate(old.code, old.input_reasoning).original(old.code) == f"{head}{args})"
+        for answer in _calls(lang, args, head):
+            jobs.append((old, "input", answer))
+            expect.append((lang, f"whole-call mask: {answer}", True))
     outcomes = check_answers(backend, jobs)  # type: ignore[arg-type]
     bad = [
         f"{lang} {answer!r}: {o.verdict} {o.detail[:200]} (ran {o.answer!r})"
@@ -117,3 +122,24 @@ def test_every_shape_passes_by_execution_and_wrong_ones_fail(tmp_path: Path, loc
     assert not bad, "\n".join(bad)
     fitted = [o for o in outcomes if o.submitted is not None]
     assert fitted and all(o.answer != o.submitted for o in fitted)
+
+
+@pytest.mark.slow
+@pytest.mark.toolchains
+def test_the_masked_span_itself_passes_for_every_item(tmp_path: Path, local_backend) -> None:  # type: ignore[no-untyped-def]
+    """The right answer always passes, in both tasks, whatever the types: in Lua and R
+    some literals are written with our helpers (``crux_set({1, 2})``, ``crux_dict()``),
+    which an answer may use."""
+    langs = [x for x in ("lua", "r", "rb", "py") if local_backend.doctor(x).available]
+    rel = export_demo(tmp_path / "rel", ",".join(langs))
+    jobs = [
+        (it, task, locate(it.code, it.masked(task)).original(it.code))
+        for lang in langs
+        for it in read_release(rel)[lang]
+        for task in ("input", "output")
+    ]
+    outcomes = check_answers(local_backend, jobs)  # type: ignore[arg-type]
+    bad = [f"{o.lang} {o.task} {o.id} {o.answer!r}: {o.verdict} {o.detail[:200]}"
+           for o in outcomes if not o.passed]  # fmt: skip
+    assert not bad, "\n".join(bad)
+    assert len(outcomes) >= 2 * 20 * len(langs)

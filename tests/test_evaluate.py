@@ -17,8 +17,9 @@ import pytest
 from cruxforge.evaluate.check import ESCAPED, NO_ANSWER, REJECTED, check_answers, screen_answer
 from cruxforge.evaluate.items import TASKS, locate, read_release
 from cruxforge.evaluate.predictions import PredictionsError, read_predictions
-from cruxforge.evaluate.prompts import build_prompt, call_head, extract_answer, pick_shots
+from cruxforge.evaluate.prompts import build_prompt, extract_answer, pick_shots
 from cruxforge.evaluate.run import evaluate_release, model_answerer
+from cruxforge.evaluate.shapes import call_head
 from cruxforge.llm.client import ChatClient
 from cruxforge.llm.config import LLMConfig
 from cruxforge.llm.testserver import Reply, ScriptedChatServer
@@ -62,7 +63,9 @@ def test_locate_finds_the_masked_span_of_every_item(release: Path) -> None:
             assert rebuilt.rstrip() == it.code.rstrip()
     py0 = items[("py", "demo_0")]
     assert locate(py0.code, py0.output_reasoning).original(py0.code) == "19"
-    assert locate(py0.code, py0.input_reasoning).original(py0.code) == "candidate(-4096)"
+    # CRUXEval-X's input mask: the arguments, the call stays
+    assert "candidate(????)" in py0.input_reasoning
+    assert locate(py0.code, py0.input_reasoning).original(py0.code) == "-4096"
 
 
 def test_locate_tolerates_whitespace_differences_in_the_mask(release: Path) -> None:
@@ -97,7 +100,7 @@ def test_prompt_has_shots_function_and_mask_but_not_the_answer(release: Path) ->
     assert "== 19" not in question
     assert "[ANSWER]" in prompt.split("[CODE]", 2)[1]  # the shot is solved
     prompt_in = build_prompt(item, "input", [])
-    assert "assert ???? == 19" in prompt_in and "candidate(...)" in prompt_in
+    assert "assert candidate(????) == 19" in prompt_in and "the arguments of the call" in prompt_in
 
 
 def test_read_predictions_folder_and_jsonl(tmp_path: Path) -> None:
@@ -126,12 +129,13 @@ def test_read_predictions_folder_and_jsonl(tmp_path: Path) -> None:
         ("py", "output", "__import__('os')._exit(0)", "__import__"),
         ("py", "output", "type('A', (), {'__eq__': lambda s, o: True})()", "lambda, type"),
         ("py", "output", "19\nimport os", "several lines"),
-        ("py", "input", "19", "must be a call"),
-        ("py", "input", "candidate(1) or True or candidate(1)", "not one expression"),
-        ("py", "input", "candidate(f(1))", "call candidate once"),
+        # input: the arguments of candidate(????), screened as the whole call they fill
+        ("py", "input", "1) or True or (1", "not one expression"),
+        ("py", "input", "f(1)", "call candidate once"),
+        ("py", "input", "candidate(1)", "call candidate once"),
         ("js", "output", "19) || true || (19", "not one expression"),
         ("js", "output", "process.exit(0)", "exit, process"),
-        ("js", "input", "candidate(1), 19) || crux_eq(1", "not one expression"),
+        ("js", "input", "1), 19) || crux_eq((1", "not one expression"),
     ],
 )
 def test_screen_rejects_escapes(
@@ -146,9 +150,9 @@ def test_screen_rejects_escapes(
 def test_screen_accepts_plain_answers(release: Path) -> None:
     items = _items(release)
     for lang, task, answer in [
-        ("py", "output", "19"), ("py", "output", "float('nan')"), ("py", "input", "candidate(-4)"),
-        ("py", "input", "candidate(n=-4096)"), ("js", "output", "19"),
-        ("js", "input", "candidate(-4096)"), ("js", "output", '"f"'),
+        ("py", "output", "19"), ("py", "output", "float('nan')"), ("py", "input", "-4"),
+        ("py", "input", "n=-4096"), ("js", "output", "19"), ("js", "input", "-4096"),
+        ("js", "input", "1, 2"), ("js", "output", '"f"'),
     ]:  # fmt: skip
         assert screen_answer(items[(lang, "demo_0")], task, answer)[0] is None, (lang, answer)
 
@@ -250,7 +254,11 @@ def test_evaluate_against_scripted_endpoint(release: Path, local_backend, tmp_pa
         ("js", "input", "demo_3"): "wrong_answer",
     }
     assert "400" in recs[("py", "input", "demo_3")]["detail"]
-    assert recs[("py", "input", "demo_2")]["answer"] == 'candidate("aba")'
+    # the repeated assertion is cut down to what the mask hides: the arguments
+    assert recs[("py", "input", "demo_2")]["answer"] == '"aba"'
+    # a whole call is fitted to the arguments mask; the call as written is kept
+    assert recs[("py", "input", "demo_0")]["answer"] == "-4096"
+    assert recs[("py", "input", "demo_0")]["submitted"] == "candidate(-4096)"
     s = scores["models"]["scripted-1"]
     assert s["py"]["input"]["all"] == {"n": 4, "passed": 2, "pass@1": 0.5, "excluded": 0}
     assert s["py"]["output"]["all"]["pass@1"] == 0.25

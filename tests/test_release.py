@@ -75,7 +75,7 @@ def test_manifest(release: Path) -> None:
     from transition_rules.engine import rules_hash
 
     m = json.loads((release / "manifest.json").read_text())
-    assert m["kind"] == "cruxforge.release" and m["format"] == 2
+    assert m["kind"] == "cruxforge.release" and m["format"] == 3
     assert m["ids"] == {"0": "demo_0", "1": "demo_1"}
     assert m["cruxforge"]["version"] == "0.1.0"
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)

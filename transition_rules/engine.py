@@ -571,7 +571,8 @@ def render_published(rules: RuleFile, seed: TypedSeed, function: str) -> Publish
     return PublishedItem(
         id=published_id(seed.id),
         code=code,
-        input_reasoning=masked(MASK, expected),
+        # as CRUXEval-X: the arguments are masked, the call stays
+        input_reasoning=masked(rules.published.call.format(entry=seed.entry, args=MASK), expected),
         output_reasoning=masked(call, MASK),
     )
 

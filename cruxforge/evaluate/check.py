@@ -17,7 +17,8 @@ screened:
    the original span's. ``x) or True or (x``, ``19; import os`` or ``1), 19) || (f(1``
    are not one node in that slot and are rejected without running.
 3. **no forbidden names** (outside string literals): an output answer must not mention
-   ``candidate`` or any function defined in the item (``candidate(5)`` on both sides of
+   ``candidate`` or any function the item defines, our ``crux_*`` literal helpers aside
+   (``candidate(5)`` on both sides of
    ``==`` is a tautology); an input answer for a whole-call slot must be a call with the
    original call's head (``candidate(``, ``candidate.call(``, ``(candidate ``,
    ``$(candidate ``, ``f(`` where the harness calls ``f``), name the called function
@@ -48,7 +49,13 @@ from functools import cache
 from pydantic import BaseModel
 
 from cruxforge.evaluate.items import EvalItem, MaskNotFound, Task, locate
-from cruxforge.evaluate.shapes import call_head, callee, defined_names, fit_input_answer
+from cruxforge.evaluate.shapes import (
+    call_head,
+    callable_names,
+    callee,
+    fit_input_answer,
+    slot_shape,
+)
 from runtimes.backend import Backend, Program, RunResult, Verdict
 
 # verdicts the evaluator adds to the backend's
@@ -188,11 +195,19 @@ def screen_answer(item: EvalItem, task: Task, answer: str) -> tuple[str | None, 
     if "\n" in answer or "\r" in answer:
         return "the answer spans several lines", False
     slot = locate(item.code, item.masked(task))
-    original = slot.original(item.code)
-    sc = structural_screen(item.lang, item.code, slot.start, slot.end, answer)
+    # the item's functions: what an answer may not call (our crux_* helpers are how some
+    # literals are written, crux_set({1, 2}) in Lua, and are allowed)
+    defined = callable_names(item.lang, item.code)
+    start, end = slot.start, slot.end
+    if task == "input":
+        head, whole = slot_shape(item.code, start, end, defined)
+        if head and not whole:  # an arguments slot is screened as the whole call it fills
+            start, end = start - len(head), end + item.code.index(")", end) + 1 - end
+            answer = f"{head}{answer})"
+    original = item.code[start:end]
+    sc = structural_screen(item.lang, item.code, start, end, answer)
     if sc.reason:
         return sc.reason, sc.structure_checked
-    defined = defined_names(item)
     tokens = [t.rstrip("!?") or t for t in sc.tokens]  # Ruby's exit! and the like
     denied = sorted({t for t in tokens if t in DENIED_NAMES})
     if denied:
@@ -210,7 +225,7 @@ def screen_answer(item: EvalItem, task: Task, answer: str) -> tuple[str | None, 
         called = callee(head) or "candidate"
         n_called = sum(t == called for t in tokens)
         others = sorted({t for t in tokens if t in defined and t != called})
-        if (n_called != 1 if head else n_called) or others:
+        if n_called != (1 if head else 0) or others:
             return f"an input answer must call {called} once, with plain arguments", (
                 sc.structure_checked
             )
@@ -279,7 +294,7 @@ def check_answers(
             slot = locate(item.code, item.masked(task))
             if task == "input":
                 fitted = fit_input_answer(
-                    item.code, slot.start, slot.end, answer, defined_names(item)
+                    item.code, slot.start, slot.end, answer, callable_names(item.lang, item.code)
                 )
                 if fitted != answer:
                     base = base.model_copy(update={"answer": fitted, "submitted": answer})

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from cruxforge.evaluate.items import EvalItem, Task, locate
-from cruxforge.evaluate.shapes import call_head, defined_names
+from cruxforge.evaluate.shapes import callable_names, slot_shape
 from cruxforge.templates import TemplateDir
 from transition_rules.engine import rules_for, strip_prelude
 
@@ -49,15 +49,23 @@ def build_prompt(item: EvalItem, task: Task, examples: list[EvalItem]) -> str:
             )
         )
     slot = locate(item.code, item.masked(task))
-    head = call_head(slot.original(item.code), defined_names(item)) if task == "input" else ""
-    closing = {"(": ")", " ": ")"}.get(head[-1:], "")
-    call_example = head + "..." + closing if head else "candidate(...)"
+    head, whole = (
+        slot_shape(item.code, slot.start, slot.end, callable_names(item.lang, item.code))
+        if task == "input"
+        else ("", False)
+    )
+    call_example = f"{head or 'candidate('}...)"
+    wanted = (
+        f"the whole call with its arguments (for example {call_example})"
+        if whole
+        else f"the arguments of the call (a whole call such as {call_example} is read too)"
+    )
     return template(task).format(
         language=language,
         examples="".join(blocks),
         function=strip_prelude(item.lang, item.code[: slot.harness_start]).rstrip("\n"),
         masked=item.masked(task).rstrip("\n"),
-        call_example=call_example,
+        wanted=wanted,
     )
 
 

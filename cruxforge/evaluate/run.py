@@ -131,6 +131,8 @@ def _record(model: str, o: CheckOutcome, a: Asked) -> dict[str, Any]:
         "sentinel": o.sentinel,
         "structure_checked": o.structure_checked,
     }
+    if o.submitted is not None:  # fitted to the mask's shape: the answer as written
+        rec["submitted"] = o.submitted
     if a.response is not None:
         rec["response"] = a.response
     return rec

@@ -21,8 +21,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from cruxforge.evaluate.items import EvalItem
-
 _STRINGS = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'')
 _OPEN, _CLOSE = "([{", ")]}"
 
@@ -34,15 +32,21 @@ def _head_re(name: str) -> str:
     return rf"(?:\$\({n} |\({n} |\${n}->\(|{n}\.call\(|{n}\()"
 
 
-def defined_names(item: EvalItem) -> set[str]:
-    """The functions the item's code defines (tree-sitter), plus ``candidate`` and ``f``."""
+def defined_names(lang: str, code: str) -> set[str]:
+    """The functions an item's code defines (tree-sitter), plus ``candidate`` and ``f``."""
     from transition_rules.parsing import find_functions
 
     try:
-        names = {f.name for f in find_functions(item.lang, item.code)}
+        names = {f.name for f in find_functions(lang, code)}
     except Exception:  # noqa: BLE001 - no parser for this language: the usual names only
         names = set()
     return names | {"candidate", "f"}
+
+
+def callable_names(lang: str, code: str) -> set[str]:
+    """The names a harness may call the function under test by: the item's functions but
+    our own helpers (``crux_*``: ``crux_set({1, 2})`` is an argument, not the call)."""
+    return {n for n in defined_names(lang, code) if not n.lower().startswith("crux")}
 
 
 def _names_longest_first(names: Iterable[str]) -> list[str]:
@@ -101,17 +105,16 @@ def arguments_of(answer: str, heads: Iterable[str]) -> str:
     return answer
 
 
-def fit_input_answer(code: str, start: int, end: int, answer: str, names: Iterable[str]) -> str:
-    """``answer`` rewritten for the slot ``code[start:end]`` of an input-prediction mask;
-    ``names`` are the functions the item defines (``f``, C#'s ``F`` ...)."""
+def slot_shape(code: str, start: int, end: int, names: Iterable[str]) -> tuple[str, bool]:
+    """How the slot ``code[start:end]`` of an input mask sits in its call: (the call's
+    head, whether the slot is the whole call). ("", False) when it is in no call we know."""
     names = set(names)
-    answer = answer.strip()
     original = code[start:end]
     head = call_head(original, names)
-    if head and original.endswith(")"):  # the slot is a whole call: give one
-        return f"{head}{arguments_of(answer, call_heads(head, names))})"
+    if head and original.endswith(")"):
+        return head, True
     if not code[end:].lstrip(" ").startswith(")"):
-        return answer
+        return "", False
     # the slot is a call's arguments: the longest head before it (candidate.call(, not
     # call( of a function named call)
     before = code[:start]
@@ -120,6 +123,16 @@ def fit_input_answer(code: str, start: int, end: int, answer: str, names: Iterab
         for name in names | {"candidate"}
         if (m := re.search(_head_re(name) + r"\Z", before))
     ]
-    if found:
-        return arguments_of(answer, call_heads(max(found, key=len), names))
-    return answer
+    return (max(found, key=len), False) if found else ("", False)
+
+
+def fit_input_answer(code: str, start: int, end: int, answer: str, names: Iterable[str]) -> str:
+    """``answer`` rewritten for the slot ``code[start:end]`` of an input-prediction mask;
+    ``names`` are the functions the item defines (``f``, C#'s ``F`` ...)."""
+    names = set(names)
+    answer = answer.strip()
+    head, whole = slot_shape(code, start, end, names)
+    if not head:
+        return answer
+    args = arguments_of(answer, call_heads(head, names))
+    return f"{head}{args})" if whole else args

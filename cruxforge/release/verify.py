@@ -44,9 +44,9 @@ def verify_release(
         return VerifyResult(problems=[f"manifest.json: cannot read: {e}"], items_run=0,
                             items_passed=0)  # fmt: skip
     fmt = m.get("format")
-    if m.get("kind") != MANIFEST_KIND or fmt not in (1, MANIFEST_FORMAT):
+    if m.get("kind") != MANIFEST_KIND or fmt not in range(1, MANIFEST_FORMAT + 1):
         problems.append(
-            f"manifest.json: not a {MANIFEST_KIND} format 1 or {MANIFEST_FORMAT} manifest"
+            f"manifest.json: not a {MANIFEST_KIND} format 1 to {MANIFEST_FORMAT} manifest"
         )
         return VerifyResult(problems=problems, items_run=0, items_passed=0)
 
@@ -111,7 +111,8 @@ def verify_release(
             problems.append(f"{lang} {iid}: in {lang}.jsonl, not in the manifest")
         programs: list[tuple[str, Program]] = []
         for iid, it in found.items():
-            problems += [f"{lang} {iid}: lint: {p}" for p in lint_item(lang, it)]
+            linted = lint_item(lang, it, arguments_mask=fmt >= 3)
+            problems += [f"{lang} {iid}: lint: {p}" for p in linted]
             if iid in hashes and (got := item_hash(it)) != hashes[iid]:
                 problems.append(f"{lang} {iid}: item hash {got[:16]}… != manifest "
                                 f"{hashes[iid][:16]}…")  # fmt: skip

@@ -21,7 +21,9 @@ from cruxforge.translate.loop import ItemReport
 from transition_rules.engine import Case
 
 MANIFEST_KIND = "cruxforge.release"
-MANIFEST_FORMAT = 2  # 2: items under data/, integer ids, a Hugging Face card
+# 2: items under data/, integer ids, a Hugging Face card; 3: the input prompt masks the
+# call's arguments (CRUXEval-X's mask), not the whole call
+MANIFEST_FORMAT = 3
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_SEEDS = ROOT / "seeds" / "demo.jsonl"
 DEMO_LICENCE = "MIT: the demo seeds and their reference translations were written for cruxforge"
