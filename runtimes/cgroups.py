@@ -51,6 +51,21 @@ class Group:
                     return True
         return False
 
+    def at_memory_limit(self) -> bool:
+        """Whether the group has hit its memory limit (v1 ``memory.failcnt``, v2 the
+        ``max`` count of ``memory.events``). A program there and out of wall time is
+        stuck reclaiming memory, not waiting for a core."""
+        for d in self.dirs:
+            with contextlib.suppress(OSError, ValueError):
+                if (d / "memory.failcnt").exists():
+                    return int((d / "memory.failcnt").read_text()) > 0
+                if (d / "memory.events").exists():
+                    for line in (d / "memory.events").read_text().splitlines():
+                        key, _, val = line.partition(" ")
+                        if key == "max" and int(val or 0) > 0:
+                            return True
+        return False
+
     def cpu_seconds(self) -> float | None:
         """CPU time the group's processes used (cgroup v2 ``cpu.stat``, v1 ``cpuacct``)."""
         for d in self.dirs:
@@ -64,8 +79,10 @@ class Group:
                             return int(val) / 1e6
         return None
 
-    def kill_all(self, timeout: float = 5.0) -> bool:
-        """SIGKILL everything in the group; True when it is verified empty."""
+    def kill_all(self, timeout: float = 20.0) -> bool:
+        """SIGKILL everything in the group; True when it is verified empty. A process in
+        uninterruptible sleep (reclaiming memory on a loaded host) dies only when it leaves
+        the kernel, so the wait is generous."""
         deadline = time.monotonic() + timeout
         while True:
             if self.version == 2:

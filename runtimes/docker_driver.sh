@@ -55,7 +55,7 @@ emit() {  # NAME FILE CAP
 }
 sweep() {  # SIGKILL every process of ours but this shell; LEFT = how many remain
     local i p
-    for ((i = 0; i < 250; i++)); do
+    for ((i = 0; i < 1000; i++)); do  # up to ~20 s: a process in uninterruptible sleep dies late
         kill -KILL -1 2>/dev/null
         LEFT=0
         for p in /proc/[0-9]*; do

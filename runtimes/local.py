@@ -363,12 +363,23 @@ class LocalBackend(Backend):
                 group.remove()
             return ProcessOutcome(exit_code=None, infra_error=f"cannot start sandbox: {e}")
         os.close(status_w)
-        cpu = group.cpu_seconds if group is not None else None
+        cpu = None
+        if group is not None:
+            g = group
+
+            def cpu() -> float | None:
+                # at its memory limit the program is reclaiming, not waiting for a core:
+                # the wall limit applies (runtimes/time_limit.py)
+                return None if g.at_memory_limit() else g.cpu_seconds()
+
         watched = watch(proc, start, seconds, spec.limits.output_kb * 1024, cpu)
         rc, survivors = reap(proc, group, watched)
         with os.fdopen(status_r, "rb") as f:
             status_text = f.read().decode(errors="replace")
-        oom = group.oom_killed() if group else False
+        # killed by the OOM killer, or stopped for time while stuck at the memory limit
+        oom = group is not None and (
+            group.oom_killed() or (watched.timed_out and group.at_memory_limit())
+        )
         used = group.cpu_seconds() if group else None
         if group is not None:
             group.remove()
