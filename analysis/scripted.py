@@ -24,6 +24,14 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def _span(code: str, masked: str) -> str | None:
+    """What the mask hides: the right answer (None when the mask can't be located)."""
+    try:
+        return locate(code, masked).original(code)
+    except MaskNotFound:
+        return None
+
+
 def scripted_predictions(
     release: Path,
     out: Path,
@@ -38,17 +46,14 @@ def scripted_predictions(
     rng = np.random.default_rng(seed)
     skills = {g: rng.normal(0.5, 1.2, n_models) for g in sorted(set(groups.values()))}
     items = read_release(release, list(languages))
+    spans_of = {lang: [_span(it.code, it.masked(task)) for it in pool]
+                for lang, pool in items.items()}  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     for m in range(n_models):
         rows = []
         for lang, pool in items.items():
-            spans: list[str | None] = []
-            for it in pool:
-                try:
-                    spans.append(locate(it.code, it.masked(task)).original(it.code))
-                except MaskNotFound:
-                    spans.append(None)
+            spans = spans_of[lang]
             p = _sigmoid(skills[groups[lang]][m] + rng.normal(0, 0.3))
             for k, (it, span) in enumerate(zip(pool, spans)):
                 if span is None:

@@ -80,13 +80,19 @@ def seed_id_of(item_id: object, ids: dict[str, str] | None = None) -> str:
     return str(item_id)
 
 
-def release_ids(folder: Path) -> dict[str, str]:
-    """A cruxforge release's item id -> seed id (its manifest's ``ids``); empty elsewhere."""
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """A cruxforge release's ``manifest.json``; empty for a folder without a readable one
+    (a CRUXEval-X-format benchmark)."""
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    ids = manifest.get("ids") if isinstance(manifest, dict) else None
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def release_ids(folder: Path) -> dict[str, str]:
+    """A cruxforge release's item id -> seed id (its manifest's ``ids``); empty elsewhere."""
+    ids = read_manifest(folder).get("ids")
     return {str(k): str(v) for k, v in ids.items()} if isinstance(ids, dict) else {}
 
 

@@ -5,8 +5,9 @@ as Prefect requires."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from cruxforge.itemfiles import read_manifest
 
 
 def artifact_key(*parts: str | None) -> str:
@@ -22,8 +23,7 @@ def release_label(folder: str | Path | None) -> str | None:
     if folder is None:
         return None
     path = Path(folder)
-    try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_manifest(path)
+    if "name" in manifest and "version" in manifest:
         return f"{manifest['name']}-{manifest['version']}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "-".join(path.resolve().parts[-2:])
+    return "-".join(path.resolve().parts[-2:])

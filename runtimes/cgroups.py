@@ -40,16 +40,19 @@ class Group:
                     return d / name
         return None
 
-    def oom_killed(self) -> bool:
+    def _event(self, key: str) -> int:
+        """A counter of the group's events file (``oom_kill``, ``max`` ...); 0 if unread."""
         events = self.events_file()
-        if events is None:
-            return False
-        with contextlib.suppress(OSError):
-            for line in events.read_text().splitlines():
-                key, _, val = line.partition(" ")
-                if key == "oom_kill" and int(val or 0) > 0:
-                    return True
-        return False
+        if events is not None:
+            with contextlib.suppress(OSError, ValueError):
+                for line in events.read_text().splitlines():
+                    k, _, val = line.partition(" ")
+                    if k == key:
+                        return int(val or 0)
+        return 0
+
+    def oom_killed(self) -> bool:
+        return self._event("oom_kill") > 0
 
     def at_memory_limit(self) -> bool:
         """Whether the group has hit its memory limit (v1 ``memory.failcnt``, v2 the
@@ -59,12 +62,12 @@ class Group:
             with contextlib.suppress(OSError, ValueError):
                 if (d / "memory.failcnt").exists():
                     return int((d / "memory.failcnt").read_text()) > 0
-                if (d / "memory.events").exists():
-                    for line in (d / "memory.events").read_text().splitlines():
-                        key, _, val = line.partition(" ")
-                        if key == "max" and int(val or 0) > 0:
-                            return True
-        return False
+        return self._event("max") > 0
+
+    def cpu_for_time_limit(self) -> float | None:
+        """The CPU time that lets a step run past its wall limit (runtimes/time_limit.py):
+        none at the memory limit, where the program is reclaiming, not waiting for a core."""
+        return None if self.at_memory_limit() else self.cpu_seconds()
 
     def cpu_seconds(self) -> float | None:
         """CPU time the group's processes used (cgroup v2 ``cpu.stat``, v1 ``cpuacct``)."""

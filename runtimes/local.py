@@ -363,15 +363,7 @@ class LocalBackend(Backend):
                 group.remove()
             return ProcessOutcome(exit_code=None, infra_error=f"cannot start sandbox: {e}")
         os.close(status_w)
-        cpu = None
-        if group is not None:
-            g = group
-
-            def cpu() -> float | None:
-                # at its memory limit the program is reclaiming, not waiting for a core:
-                # the wall limit applies (runtimes/time_limit.py)
-                return None if g.at_memory_limit() else g.cpu_seconds()
-
+        cpu = group.cpu_for_time_limit if group is not None else None
         watched = watch(proc, start, seconds, spec.limits.output_kb * 1024, cpu)
         rc, survivors = reap(proc, group, watched)
         with os.fdopen(status_r, "rb") as f:

@@ -95,36 +95,35 @@ def _sleeper_stops_at_cap(backend_name: str) -> None:
     assert wall_cap(LIMIT) - 0.5 <= took <= wall_cap(LIMIT) + 8, took
 
 
-@pytest.mark.toolchains
-@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap (bwrap) not installed")
-def test_local_starved_program_is_not_a_timeout() -> None:
-    _starved_passes("local")
+NO_BWRAP = pytest.mark.skipif(
+    shutil.which("bwrap") is None, reason="bubblewrap (bwrap) not installed"
+)
+BACKENDS = [
+    pytest.param("local", marks=[pytest.mark.toolchains, NO_BWRAP]),
+    pytest.param("docker", marks=pytest.mark.docker),
+]
 
 
-@pytest.mark.toolchains
-@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap (bwrap) not installed")
-def test_local_sleeper_stops_at_the_wall_cap() -> None:
-    _sleeper_stops_at_cap("local")
-
-
-@pytest.mark.docker
-def test_docker_starved_program_is_not_a_timeout() -> None:
-    why = docker_available()
+def _need(backend: str) -> None:
+    why = docker_available() if backend == "docker" else None
     if why:
         pytest.skip(why)
-    _starved_passes("docker")
 
 
-@pytest.mark.docker
-def test_docker_sleeper_stops_at_the_wall_cap() -> None:
-    why = docker_available()
-    if why:
-        pytest.skip(why)
-    _sleeper_stops_at_cap("docker")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_starved_program_is_not_a_timeout(backend: str) -> None:
+    _need(backend)
+    _starved_passes(backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sleeper_stops_at_the_wall_cap(backend: str) -> None:
+    _need(backend)
+    _sleeper_stops_at_cap(backend)
 
 
 @pytest.mark.toolchains
-@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap (bwrap) not installed")
+@NO_BWRAP
 def test_batched_starved_item_is_not_a_timeout() -> None:
     """Inside a batch too: the item's time is its CPU time once the host is loaded."""
     progs = [_program(STARVED) for _ in range(2)]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 _STRINGS = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'')
 _OPEN, _CLOSE = "([{", ")]}"
@@ -32,21 +33,23 @@ def _head_re(name: str) -> str:
     return rf"(?:\$\({n} |\({n} |\${n}->\(|{n}\.call\(|{n}\()"
 
 
-def defined_names(lang: str, code: str) -> set[str]:
-    """The functions an item's code defines (tree-sitter), plus ``candidate`` and ``f``."""
+@lru_cache(maxsize=4096)
+def defined_names(lang: str, code: str) -> frozenset[str]:
+    """The functions an item's code defines (tree-sitter), plus ``candidate`` and ``f``
+    (kept per item: the screen, the fitting and the prompt all ask)."""
     from transition_rules.parsing import find_functions
 
     try:
         names = {f.name for f in find_functions(lang, code)}
     except Exception:  # noqa: BLE001 - no parser for this language: the usual names only
         names = set()
-    return names | {"candidate", "f"}
+    return frozenset(names | {"candidate", "f"})
 
 
-def callable_names(lang: str, code: str) -> set[str]:
+def callable_names(lang: str, code: str) -> frozenset[str]:
     """The names a harness may call the function under test by: the item's functions but
     our own helpers (``crux_*``: ``crux_set({1, 2})`` is an argument, not the call)."""
-    return {n for n in defined_names(lang, code) if not n.lower().startswith("crux")}
+    return frozenset(n for n in defined_names(lang, code) if not n.lower().startswith("crux"))
 
 
 def _names_longest_first(names: Iterable[str]) -> list[str]:
