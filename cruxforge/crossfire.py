@@ -10,7 +10,8 @@ same language's demo programs through the batched engine, and a Java compile. Th
 - every hostile program is contained and classified (the conformance suite's judges; a
   time check passes by the wall clock or, on a busy machine, by the CPU time the kernel
   counted);
-- no sandbox process is left on the host afterwards (counted in ``/proc`` by uid).
+- no sandbox process is left on the host afterwards (found in ``/proc`` by its sandbox
+  cgroup or container, and reported with its name, state and parent).
 
 The waves run more programs at once than the host has cores (``PROGRAMS_PER_CORE`` per
 core), on purpose: the backends get a private pool of sandbox slots for it. ``hog`` adds
@@ -114,6 +115,22 @@ def sandbox_processes(containers: set[str]) -> list[int]:
         if state != "Z" and (mine in groups or any(c in groups for c in containers)):
             found.append(int(d.name))
     return found
+
+
+def describe(pid: int) -> str:
+    """A leftover process as a reader needs it to find the cause: pid, name, state (D is
+    uninterruptible sleep), parent and the sandbox cgroup it sits in."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        where = sorted(
+            {ln.rsplit("/", 1)[-1] for ln in Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+             if "cruxforge-" in ln or "docker" in ln}  # fmt: skip
+        )
+    except (OSError, ValueError, IndexError):
+        return f"{pid} (gone)"
+    return f"{pid} {name} state {state} ppid {ppid} in {','.join(where) or '?'}"
 
 
 def _our_containers() -> set[str]:
@@ -308,7 +325,11 @@ def _leftover(group: list[_Lang], report: CrossfireReport) -> None:
     while left and time.monotonic() < deadline:
         time.sleep(0.2)
         left = sandbox_processes(containers)
-    detail = f"{len(left)} sandbox processes left (pids {left[:10]})" if left else "none left"
+    detail = (
+        f"{len(left)} sandbox processes left: {'; '.join(map(describe, left[:6]))}"
+        if left
+        else "none left"
+    )
     report.checks.append(
         CrossfireCheck(lang=",".join(g.lang for g in group), check="leftover", ok=not left,
                        detail=detail)  # fmt: skip

@@ -308,7 +308,10 @@ class DockerBackend(Backend):
         except Exception as e:  # engine errors mid-program
             self._discard(worker)
             return infra_result(program, f"docker engine error (worker replaced): {e}")
-        self._release(worker)
+        if worker.spoiled:
+            self._discard(worker)
+        else:
+            self._release(worker)
         return assemble_result(
             program,
             compile=compile_out,

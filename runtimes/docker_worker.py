@@ -87,6 +87,8 @@ class Worker:
         self.counter = 0
         self.uid = SANDBOX_UID
         self._lease: int | None = None  # fd holding this worker's uid lease
+        self.ooms = 0  # the container's OOM-kill count after its last step
+        self.spoiled = False  # a step ended abnormally: replace the worker, don't reuse it
 
     # ------------------------------------------------------------ lifecycle
 
@@ -104,6 +106,8 @@ class Worker:
             raise
         self.mem_mb = mem
         self.tmpfs_mb = 0
+        self.ooms = 0
+        self.spoiled = False
 
     def _drop_lease(self) -> None:
         fd, self._lease = self._lease, None
@@ -270,6 +274,8 @@ class Worker:
         )
         frames = _parse_frames(out)
         if code != 0 or "meta" not in frames or "tmpfs" not in frames:
+            if signal_of_status(code or 0) == 9 and self.oom_count() > self.ooms:
+                return self._killed_by_oom(tag), ""
             if not self.alive():
                 raise WorkerError(f"the worker container died during the {tag} step (exit {code})")
             raise WorkerError(
@@ -288,6 +294,7 @@ class Worker:
             raise WorkerError(f"{left} process(es) survived the {tag} step's kill")
         rc = int(meta.get("rc", "0"))
         oom0, oom1 = int(meta.get("oom0", "-1")), int(meta.get("oom1", "-1"))
+        self.ooms = max(self.ooms, oom1)
         sig = signal_of_status(rc)
         exit_code = None if sig is not None else rc
         timed_out = meta.get("timeout") == "1" and sig == 9
@@ -308,6 +315,31 @@ class Worker:
         )
         return outcome, _decode(frames.get("verdicts", b""))
 
+    def oom_count(self) -> int:
+        """The container's OOM-kill counter now (-1 when it cannot be read)."""
+        code: int | None = None
+        out = b""
+        with contextlib.suppress(WorkerError):
+            code, out, _ = self.exec_raw(
+                ["bash", "-c", _READ_OOM], stdin=None, env={"PATH": base_env(HOME)["PATH"]},
+                timeout=30,
+            )  # fmt: skip
+        text = _decode(out).strip()
+        return int(text) if code == 0 and text.isdigit() else -1
+
+    def _killed_by_oom(self, tag: str) -> ProcessOutcome:
+        """The step's driver itself was SIGKILLed while the container's OOM killer was
+        at work: the program filled the container's memory and, on a loaded host where its
+        memory is freed slowly, the killer took the driver too. That is the program's
+        memory_exceeded, not a sandbox failure; the worker is replaced all the same."""
+        self.spoiled = True
+        return ProcessOutcome(
+            exit_code=None,
+            signal=9,
+            memory_exceeded=True,
+            stderr=f"the container's OOM killer ended the {tag} step (its driver included)",
+        )
+
     def cleanup(self, run_id: str) -> None:
         """Remove a run's leftovers after a failure mid-way (best effort)."""
         if self.container is None:
@@ -326,6 +358,14 @@ class Worker:
                 env={"PATH": base_env(HOME)["PATH"]},
                 timeout=30,
             )
+
+
+# the container cgroup's oom_kill counter (cgroup v2 memory.events, v1 memory.oom_control)
+_READ_OOM = (
+    "for f in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do "
+    '[ -r "$f" ] || continue; while read -r k v; do '
+    '[ "$k" = oom_kill ] && { echo "$v"; exit 0; }; done < "$f"; done; exit 1'
+)
 
 
 def _pid() -> int:

@@ -341,6 +341,33 @@ def test_dead_worker_is_infra_error_then_replaced() -> None:
         b.close()
 
 
+def test_driver_killed_while_the_oom_killer_works_is_memory_exceeded() -> None:
+    """On a loaded host the container's OOM killer can take the step's driver along with
+    the memory bomb. Here the program plays both parts (a child fills the memory and is
+    OOM-killed, then the program SIGKILLs the driver): that is the program's
+    memory_exceeded. The same kill without an OOM stays an infra_error; either way the
+    worker is replaced and the next program passes."""
+    _need_image("py")
+    kill_driver = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
+    bomb = (
+        "import subprocess, sys\n"
+        "subprocess.run([sys.executable, '-c', "
+        "'a = []\\nwhile True: a.append(bytes(10**7))'])\n"
+    )
+    ok = "import os\nopen(os.environ['CRUXFORGE_VERDICTS'], 'a').write('CASE 0 PASS\\n')\n"
+    b = get_backend("docker", parallel=1)
+    try:
+        [plain] = b.execute([_prog("py", kill_driver)])
+        assert plain.verdict is Verdict.infra_error, plain
+        [oom] = b.execute([_prog("py", bomb + kill_driver)])
+        assert oom.verdict is Verdict.memory_exceeded, oom
+        assert "OOM killer" in oom.stderr, oom
+        [after] = b.execute([_prog("py", ok)])
+        assert after.verdict is Verdict.passed, after
+    finally:
+        b.close()
+
+
 def test_close_removes_workers() -> None:
     _need_image("sh")
     from runtimes.images import docker_client

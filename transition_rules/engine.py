@@ -530,6 +530,7 @@ class PublishedItem:
     code: str
     input_reasoning: str
     output_reasoning: str
+    natural: bool = False  # its test is the language's natural one, not our helper's
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -546,23 +547,44 @@ def published_id(seed_id: str) -> int | str:
     return int(tail) if head == "sample" and tail.isdigit() else seed_id
 
 
-def render_published(rules: RuleFile, seed: TypedSeed, function: str) -> PublishedItem:
-    """The item in CRUXEval-X's format: function + asserting harness, and its two masks."""
-    case = seed_case(seed)
+def natural_test_fits(rules: RuleFile, seed: TypedSeed) -> bool:
+    """Whether the language's natural test is exact for the item: every kind in its
+    parameter and result types is one the natural test compares exactly and renders
+    without our helpers (a kind whose literal or type needs the helper prelude is not
+    listed as exact)."""
+    nat = rules.published.natural
+    if nat is None:
+        return False
+    types = [*seed.signature.param_types(), seed.signature.result_type()]
+    return all(_kind(n) in nat.exact for t in types for n in walk(t))
+
+
+def render_published(
+    rules: RuleFile, seed: TypedSeed, function: str, case: Case | None = None
+) -> PublishedItem:
+    """The item in CRUXEval-X's format: function + test, and its two masks. The test is
+    the language's natural one where it is exact for the result type, else our asserting
+    harness with its deep-equality helper. ``case`` replaces the seed's example (a
+    mutant's wrong expected value, when the published test itself is proven)."""
+    case = case or seed_case(seed)
     call = rules.published.call.format(entry=seed.entry, args=_render_args(rules, seed, case))
     expected = render_literal(rules, case.expected, seed.signature.result_type())
+    result = render_type(rules, seed.signature.result_type())
 
-    harness = rules.published.harness
+    nat = rules.published.natural
+    natural = natural_test_fits(rules, seed)
+    harness = nat.harness if nat is not None and natural else rules.published.harness
+    prelude = nat.prelude if nat is not None and natural else rules.published.prelude
 
     def tail(c: str, e: str) -> str:
-        return harness.format(prelude=rules.published.prelude, call=c, expected=e)
+        return harness.format(prelude=prelude, call=c, expected=e, result=result)
 
     # the masked prompts are the test alone: what the harness puts before it (imports, the
     # helpers our test needs) stays in the code, never in what a model is asked to complete
     test = harness.split("{prelude}", 1)[1] if "{prelude}" in harness else harness
 
     def masked(c: str, e: str) -> str:
-        return test.format(call=c, expected=e).lstrip("\n")
+        return test.format(call=c, expected=e, result=result).lstrip("\n")
 
     code = rules.published.program.format(
         function=function.rstrip("\n"), harness=tail(call, expected)
@@ -574,6 +596,7 @@ def render_published(rules: RuleFile, seed: TypedSeed, function: str) -> Publish
         # as CRUXEval-X: the arguments are masked, the call stays
         input_reasoning=masked(rules.published.call.format(entry=seed.entry, args=MASK), expected),
         output_reasoning=masked(call, MASK),
+        natural=natural,
     )
 
 

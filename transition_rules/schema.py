@@ -25,6 +25,12 @@ _L = builtins.list
 warnings.filterwarnings("ignore", message='Field name "dict"', category=UserWarning)
 
 
+# the kinds of type node (transition_rules/engine.py _kind)
+TYPE_KINDS = frozenset(
+    {"int", "float", "bool", "str", "none", "list", "tuple", "dict", "set", "optional", "union"}
+)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -135,6 +141,28 @@ class HarnessRules(_Strict):
     indent: _S = ""  # prefix for each case/value line
 
 
+class NaturalTest(_Strict):
+    """The test as the language's own benchmarks write it (MultiPL-E's conventions, which
+    CRUXEval-X follows): ``assert f(x) == y``, ``assert_eq!``, ``assert.deepStrictEqual``.
+    Used for an item whose result type it compares exactly: every kind in the type is in
+    ``exact`` (floats never are: their ``==`` is not our tolerance); other items keep the
+    asserting harness with its deep-equality helper."""
+
+    harness: _S  # {prelude}, {call}, {expected} as PublishedRules.harness; {result}: its type
+    prelude: _S = ""  # what the natural test needs (an import), never a crux_ helper
+    exact: _L[_S]  # type kinds (int, str, list, dict, optional ...) compared exactly
+
+    @field_validator("exact")
+    @classmethod
+    def _known_kinds(cls, v: _L[_S]) -> _L[_S]:
+        unknown = sorted(set(v) - TYPE_KINDS)
+        if unknown:
+            raise ValueError(f"unknown type kinds {unknown}; known: {sorted(TYPE_KINDS)}")
+        if "float" in v:
+            raise ValueError("float cannot be exact: a natural == is not our float tolerance")
+        return v
+
+
 class PublishedRules(_Strict):
     """CRUXEval-X's published item: function followed by an asserting harness.
 
@@ -148,6 +176,7 @@ class PublishedRules(_Strict):
     program: _S = "{function}\n\n{harness}"
     call: _S = "candidate({args})"
     prelude: _S = ""  # helpers the asserting harness needs (e.g. a deep-equality)
+    natural: NaturalTest | None = None
 
 
 class StubRules(_Strict):

@@ -64,8 +64,11 @@ def published_items(
     reports: Sequence[ItemReport],
     lang: str,
     ids: Mapping[str, int] | None = None,
+    natural: list[bool] | None = None,
 ) -> list[dict[str, Any]]:
-    """The language's validated items in CRUXEval-X's fields (``id`` from ``ids``)."""
+    """The language's validated items in CRUXEval-X's fields (``id`` from ``ids``);
+    ``natural``, when given, gets per item whether its test is the language's natural
+    one (else our helper's: counted in the manifest)."""
     from transition_rules.engine import render_published, rules_for
 
     by_id = {s.id: s for s in typed}
@@ -73,10 +76,13 @@ def published_items(
     out = []
     for r in reports:
         if r.status == "validated" and r.code is not None and r.id in by_id:
-            item = render_published(rules, by_id[r.id], r.code).as_json()
+            rendered = render_published(rules, by_id[r.id], r.code)
+            item = rendered.as_json()
             if ids is not None:
                 item["id"] = ids[r.id]
             out.append(item)
+            if natural is not None:
+                natural.append(rendered.natural)
     return out
 
 
@@ -131,6 +137,7 @@ def write_release(
 
     report_rows: list[dict[str, Any]] = []
     items: dict[str, list[dict[str, Any]]] = {}
+    natural: dict[str, list[bool]] = {lang: [] for lang in langs}
     for lang in langs:
         for r in reports[lang]:
             report_rows.append({k: getattr(r, k) for k in REPORT_FIELDS})
@@ -141,7 +148,7 @@ def write_release(
                  "rounds": 0, "tokens": 0, "origin": None, "draft_note": ""}
             )  # fmt: skip
         if status[lang]["available"]:
-            items[lang] = published_items(typed, reports[lang], lang, ids)
+            items[lang] = published_items(typed, reports[lang], lang, ids, natural[lang])
             _jsonl(tmp / "data" / f"{lang}.jsonl", items[lang])
             _jsonl(tmp / "cruxeval-x" / f"{cruxeval_x_name(lang)}.jsonl", items[lang])
     _jsonl(tmp / "report.jsonl", report_rows)
@@ -168,6 +175,9 @@ def write_release(
     for lang in langs:
         counts[lang]["skipped"] += len(rejected)
         counts[lang]["rounds"] = sum(r.rounds for r in reports[lang] if r.status == "validated")
+        # published items whose test needs our deep-equality helper (floats, or a type the
+        # language's natural test does not compare exactly): transition_rules NaturalTest
+        counts[lang]["helper_tests"] = natural[lang].count(False)
         if spec.drafts:
             ok = [r for r in reports[lang] if r.status == "validated"]
             counts[lang]["from_draft"] = sum(r.origin == "draft" for r in ok)
@@ -243,15 +253,16 @@ def _card(spec: BuildSpec, m: Mapping[str, Any]) -> str:
         "",
         "## Counts per language",
         "",
-        "| language | validated | failed | skipped | repair rounds (validated) | toolchain |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| language | validated | failed | skipped | repair rounds (validated) "
+        "| tests with our helper | toolchain |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for lang, c in m["counts"].items():
         rt = m["runtimes"][lang]
         tool = rt["toolchain"] or f"unavailable: {rt['reason']}"
         lines.append(
             f"| {lang} | {c['validated']} | {c['failed']} | {c['skipped']} | {c['rounds']} "
-            f"| {tool} |"
+            f"| {c.get('helper_tests', '?')} | {tool} |"
         )
     s = m["seeds"]
     lines += [

@@ -1,0 +1,189 @@
+"""Published items with the language's natural test (``[published.natural]`` in the rules).
+
+An item whose every type the natural test compares exactly is published with it
+(``assert f(x) == y``, ``assert_eq!``, ``assert.deepStrictEqual`` ...), with no helper of
+ours in its code or prompts; other items keep our asserting harness. Proven by execution:
+on gold and on a mutant (a wrong expected value of the same type), the natural test and
+our helper's test give the same verdict, and gold passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from cruxforge.models import TypedSeed
+from cruxforge.seeds.check import check_file
+from runtimes.backend import Backend, Program, Verdict, get_backend
+from tests.conftest import DEMO_REFS, DOCKER_ONLY, docker_available
+from transition_rules.engine import (
+    Case,
+    PublishedItem,
+    Unsupported,
+    check_seed,
+    render_published,
+    rules_for,
+    seed_case,
+)
+from transition_rules.proof import load_references, mutate
+from transition_rules.schema import NaturalTest, RuleFile
+
+ROOT = Path(__file__).resolve().parent.parent
+NATURAL = [lang for lang in sorted(p.stem for p in DEMO_REFS.glob("*.jsonl"))
+           if rules_for(lang).published.natural is not None]  # fmt: skip
+PER_LANGUAGE = 4  # items run per language (distinct result types first)
+
+
+def _seeds() -> list[TypedSeed]:
+    return [c.typed for c in check_file(ROOT / "seeds" / "demo.jsonl") if c.typed is not None]
+
+
+def _items(lang: str) -> list[tuple[TypedSeed, str, PublishedItem]]:
+    rules = rules_for(lang)
+    refs = load_references(DEMO_REFS / f"{lang}.jsonl")
+    out = []
+    for s in _seeds():
+        if s.id not in refs:
+            continue
+        try:
+            check_seed(rules, s)
+        except Unsupported:
+            continue
+        out.append((s, refs[s.id], render_published(rules, s, refs[s.id])))
+    return out
+
+
+def _with_helper(rules: RuleFile) -> RuleFile:
+    """The same rules without the natural test: every item gets our helper's test."""
+    published = rules.published.model_copy(update={"natural": None})
+    return rules.model_copy(update={"published": published})
+
+
+def test_natural_languages_are_most_of_them() -> None:
+    # py's only test is natural already; the others here carry [published.natural]
+    assert len(NATURAL) >= 13, NATURAL
+
+
+@pytest.mark.parametrize("lang", NATURAL)
+def test_natural_items_show_no_helper(lang: str) -> None:
+    rules = rules_for(lang)
+    items = _items(lang)
+    natural = [it for _, _, it in items if it.natural]
+    assert natural, f"{lang}: no demo item gets the natural test"
+    helper_lines = [ln for ln in rules.published.prelude.splitlines() if "crux" in ln]
+    for it in natural:
+        for text in (it.input_reasoning, it.output_reasoning):
+            assert "crux_" not in text and "crux-" not in text, (lang, it.id, text)
+            assert text.count("????") == 1, (lang, it.id, text)
+        leaked = [ln for ln in helper_lines if ln in it.code]
+        assert not leaked, (lang, it.id, leaked[:3])
+    for s, _, it in items:  # a float result is never compared by a natural ==
+        if "float" in str(s.signature.result_type()):
+            assert not it.natural, (lang, it.id)
+
+
+def test_natural_test_schema_rejects_float_and_unknown_kinds() -> None:
+    with pytest.raises(ValidationError, match="float"):
+        NaturalTest(harness="{call} == {expected}", exact=["int", "float"])
+    with pytest.raises(ValidationError, match="unknown type kinds"):
+        NaturalTest(harness="{call} == {expected}", exact=["int", "hashmap"])
+
+
+def test_release_counts_items_with_our_helper(tmp_path: Path) -> None:
+    from cruxforge.release.write import published_items
+    from cruxforge.translate.loop import ItemReport
+
+    seeds = _seeds()
+    refs = load_references(DEMO_REFS / "cpp.jsonl")
+    reports = [
+        ItemReport(id=s.id, lang="cpp", status="validated", code=refs[s.id])
+        for s in seeds
+        if s.id in refs
+    ]
+    flags: list[bool] = []
+    items = published_items(seeds, reports, "cpp", natural=flags)
+    assert len(flags) == len(items) and 0 < flags.count(False) < len(flags)
+    for it, nat in zip(items, flags):
+        assert ("crux_eq(" in it["code"]) is not nat, it["id"]
+
+
+# ------------------------------------------------------------------ by execution
+
+_backends: dict[str, Backend] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close() -> Iterator[None]:
+    yield
+    for b in _backends.values():
+        b.close()
+    _backends.clear()
+
+
+def _backend(lang: str) -> Backend:
+    name = "docker" if lang in DOCKER_ONLY else "local"
+    if name == "docker" and (why := docker_available()):
+        print(f"SKIP {lang}: {DOCKER_ONLY[lang]}; {why}")
+        pytest.skip(f"{DOCKER_ONLY[lang]}; {why}")
+    if name not in _backends:
+        _backends[name] = get_backend(name, parallel=2)
+    b = _backends[name]
+    status = b.doctor(lang)
+    if not status.available:
+        print(f"SKIP {lang}: {status.reason}")
+        pytest.skip(f"{lang} not available on the {name} backend: {status.reason}")
+    return b
+
+
+def _program(lang: str, tag: str, code: str) -> Program:
+    return Program(id=f"natural:{lang}:{tag}", lang=lang, source=code, n_cases=1,
+                   judge="exit_status", variant="published")  # fmt: skip
+
+
+def _has_mutant(s: TypedSeed) -> bool:
+    try:
+        mutate(seed_case(s).expected, s.signature.result_type())
+    except ValueError:  # None has one value
+        return False
+    return True
+
+
+@pytest.mark.slow
+@pytest.mark.toolchains
+@pytest.mark.parametrize("lang", NATURAL)
+def test_natural_test_agrees_with_our_helper_on_gold_and_mutant(lang: str) -> None:
+    b = _backend(lang)
+    rules = rules_for(lang)
+    helper = _with_helper(rules)
+    picked: list[tuple[TypedSeed, str]] = []
+    seen: set[str] = set()
+    natural = [(s, fn) for s, fn, it in _items(lang) if it.natural and _has_mutant(s)]
+    for s, fn in sorted(natural, key=lambda x: str(x[0].signature.result_type()) in seen):
+        t = str(s.signature.result_type())
+        if t not in seen and len(picked) < PER_LANGUAGE:
+            seen.add(t)
+            picked.append((s, fn))
+    programs: list[tuple[str, Program]] = []
+    for s, fn in picked:
+        case = seed_case(s)
+        wrong = Case(case.args, mutate(case.expected, s.signature.result_type()))
+        for kind, c in (("gold", case), ("mutant", wrong)):
+            for form, r in (("natural", rules), ("helper", helper)):
+                code = render_published(r, s, fn, c).code
+                programs.append((f"{s.id}:{kind}", _program(lang, f"{s.id}:{kind}:{form}", code)))
+    results = b.execute([p for _, p in programs])
+    verdicts: dict[str, list[Verdict]] = {}
+    for (key, _), res in zip(programs, results):
+        verdicts.setdefault(key, []).append(res.verdict)
+    bad = []
+    for key, (nat, ours) in verdicts.items():
+        want_pass = key.endswith(":gold")
+        if nat is not ours or (nat is Verdict.passed) is not want_pass:
+            bad.append(f"{key}: natural {nat.value}, helper {ours.value}")
+    detail = {p.id: (r.compile_output or r.stderr)[-300:] for (_, p), r in zip(programs, results)
+              if r.verdict not in (Verdict.passed, Verdict.wrong_answer)}  # fmt: skip
+    assert not bad, f"{bad}\n{detail}"
+    assert len(verdicts) == 2 * len(picked) and picked
