@@ -250,6 +250,7 @@ def _alone(backend_name: str, group: list[_Lang]) -> None:
 
 def _together(backend_name: str, many: dict[str, object], group: list[_Lang]) -> None:
     """Every program of the wave at the same moment."""
+    before = _our_containers() if backend_name == "docker" else set()
     with get_backend(backend_name, **many) as b, get_backend(
         "batched", inner=backend_name, **many
     ) as batched:
@@ -278,7 +279,9 @@ def _together(backend_name: str, many: dict[str, object], group: list[_Lang]) ->
             t.start()
         for t in threads:
             t.join()
-        ours = _our_containers()
+        # the wave's own worker containers: none on the local backend, and on docker not
+        # the idle workers other backends of this process still keep
+        ours = _our_containers() - before if backend_name == "docker" else set()
         for g in group:
             g.containers = ours
         if errors:

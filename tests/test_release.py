@@ -87,7 +87,9 @@ def test_manifest(release: Path) -> None:
     assert m["translator"]["name"] == "reference"
     assert m["translator"]["prompts_hash"] == prompts_hash()
     assert m["translator"]["reference_files"]["py.jsonl"] == sha256_file(DEMO_REFS / "py.jsonl")
-    assert m["counts"]["py"] == {"validated": 2, "failed": 0, "skipped": 0, "rounds": 0}
+    assert m["counts"]["py"] == {
+        "validated": 2, "failed": 0, "skipped": 0, "rounds": 0, "helper_tests": 0
+    }  # fmt: skip
     items = [json.loads(x) for x in (release / "data" / "py.jsonl").read_text().splitlines()]
     assert m["items"]["py"] == {str(it["id"]): item_hash(it) for it in items}
     for rel, h in m["files"].items():
