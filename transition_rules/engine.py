@@ -530,7 +530,7 @@ class PublishedItem:
     code: str
     input_reasoning: str
     output_reasoning: str
-    natural: bool = False  # its test is the language's natural one, not our helper's
+    natural: bool = False  # its test needs no helper of ours (the natural one, or py's)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -571,10 +571,13 @@ def render_published(
     expected = render_literal(rules, case.expected, seed.signature.result_type())
     result = render_type(rules, seed.signature.result_type())
 
-    nat = rules.published.natural
-    natural = natural_test_fits(rules, seed)
-    harness = nat.harness if nat is not None and natural else rules.published.harness
-    prelude = nat.prelude if nat is not None and natural else rules.published.prelude
+    # the natural test where it is exact for the item, else our helper's
+    test_rules = rules.published.natural if natural_test_fits(rules, seed) else None
+    harness, prelude = (
+        (test_rules.harness, test_rules.prelude)
+        if test_rules is not None
+        else (rules.published.harness, rules.published.prelude)
+    )
 
     def tail(c: str, e: str) -> str:
         return harness.format(prelude=prelude, call=c, expected=e, result=result)
@@ -597,7 +600,7 @@ def render_published(
         input_reasoning=masked(rules.published.call.format(entry=seed.entry, args=MASK), expected),
         output_reasoning=masked(call, MASK),
         # Python's one test needs no helper of ours: natural too
-        natural=natural or not rules.published.prelude.strip(),
+        natural=test_rules is not None or not rules.published.prelude.strip(),
     )
 
 
