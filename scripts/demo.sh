@@ -43,4 +43,4 @@ uv run cruxforge release verify "$rel" --backend batched
 uv run cruxforge audit --benchmark "$rel" --seeds "$rel/seeds.jsonl" \
     --backend "$backend" --out "$out/audit"
 echo "demo release: $rel (items data/<lang>.jsonl, card README.md, manifest.json)"
-echo "demo report:  $rel/report.jsonl   audit: $out/audit/audit.jsonl"
+echo "demo report:  $rel/report.jsonl   audit: $out/audit/report.md (records: audit.jsonl)"

@@ -78,3 +78,29 @@ def test_evaluate_flow_scores_imported_predictions(harness, tmp_path: Path) -> N
     arts = _artifacts()
     key = artifact_key("evaluation", release_label(bench), "preds")
     assert key + "-scores" in arts and key + "-pass-at-1" in arts, sorted(arts)
+
+
+def test_audit_flow_writes_the_report_and_its_artifacts(harness, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from flows.audit import audit_flow
+
+    bench = export_demo(tmp_path / "bench", "py,js")
+    items = [json.loads(x) for x in (bench / "js.jsonl").read_text().splitlines()]
+    for it in items:  # demo_15 ([] -> []) returns an empty list whatever it is given
+        if it["id"] == "demo_15":
+            it["code"] = it["code"].replace("function f(xs) {", "function f(xs) {\n  return [];", 1)
+    (bench / "js.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
+    (bench / "py.jsonl").open("a").write("not json\n")
+    out = tmp_path / "audit"
+    report = Path(audit_flow(str(bench), out=str(out), agreement=4, repeat=1))
+    recs = [json.loads(x) for x in (out / "audit.jsonl").read_text().splitlines()]
+    assert len(recs) == 2 * 24 + 1
+    bad = next(r for r in recs if r["lang"] == "js" and r["id"] == "demo_15")
+    assert bad["status"] == "diverges" and bad["cases"] == 5, bad
+    assert sum(r["reason_code"] == "malformed_line" for r in recs) == 1
+    assert json.loads((out / "summary.json").read_text())["status"]["diverges"] == 1
+    md = report.read_text()
+    assert "js:demo_15" in md
+    arts = _artifacts()
+    label = release_label(str(bench))
+    assert str(arts[artifact_key("audit-report", label)].data) == md
+    assert artifact_key("audit", label) in arts

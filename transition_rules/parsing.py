@@ -149,15 +149,30 @@ def cut_function(lang: str, source: str, entry: str) -> str:
     return "\n".join(pieces)
 
 
-def text_after_function(lang: str, source: str, entry: str) -> str:
-    """The source besides the function ``entry`` and what comes before it: the harness, if any."""
+def _definition(lang: str, source: str, entry: str) -> tuple[Node, bytes, int]:
+    """The function ``entry``'s node (its top-level node with scope "prefix"), the
+    tagged source's bytes and how many of them the tag put in front."""
     found = [f for f in find_functions(lang, source) if f.name == entry]
     if not found:
         raise FunctionNotFound(f"no function named {entry!r} in the {lang} source")
     node = found[0].node
-    data = tagged(lang, source)[0].encode("utf-8")
+    text, tag = tagged(lang, source)
+    if parse_rules()[lang].scope != "definition":
+        while node.parent is not None and node.parent.parent is not None:
+            node = node.parent
+    return node, text.encode("utf-8"), tag
+
+
+def text_after_function(lang: str, source: str, entry: str) -> str:
+    """The source besides the function ``entry`` and what comes before it: the harness, if any."""
+    node, data, _ = _definition(lang, source, entry)
     if parse_rules()[lang].scope == "definition":  # the harness may wrap it (a class)
         return (data[: node.start_byte] + data[node.end_byte :]).decode("utf-8").strip()
-    while node.parent is not None and node.parent.parent is not None:
-        node = node.parent
     return data[node.end_byte :].decode("utf-8").strip()
+
+
+def function_end(lang: str, source: str, entry: str) -> int:
+    """The offset in ``source`` (characters) just after the function ``entry``: where
+    the harness begins (for a planted change of the published test, not the function)."""
+    node, data, tag = _definition(lang, source, entry)
+    return len(data[tag : node.end_byte].decode("utf-8", errors="replace"))

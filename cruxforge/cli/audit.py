@@ -17,54 +17,50 @@ console = Console()
 def audit_command(
     benchmark: Annotated[Path, typer.Option(help="folder of CRUXEval-X-format <lang>.jsonl files")],
     seeds: Annotated[Path, typer.Option(help="the seed file (CRUXEval JSONL or .py)")],
-    out: Annotated[Path, typer.Option(help="output folder (audit.jsonl is written there)")],
+    out: Annotated[
+        Path, typer.Option(help="output folder: audit.jsonl, summary.json, report.md")
+    ],
     languages: Annotated[str, typer.Option(help="comma-separated language ids, or 'all'")] = "all",
-    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "local",
+    backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "batched",
+    agreement: Annotated[
+        int, typer.Option(min=0, help="generated cases besides the example (Python decides)")
+    ] = 10,
+    repeat: Annotated[
+        int, typer.Option(min=0, help="re-runs of each item in fresh processes, for flakiness")
+    ] = 2,
 ) -> None:
-    """Run each item's function under cruxforge's own harness, and its code as published."""
-    from cruxforge.audit import audit, summarize, write_audit
+    """Audit a benchmark: our harness on the example and agreement cases, repeats, the
+    code as published and with a wrong expected value planted. Exit 0 whatever it
+    finds; 2 when the benchmark or seed file can't be read."""
+    from cruxforge.audit import AuditOptions, audit, write_audit, write_report, write_summary
+    from cruxforge.audit.report import COLUMNS, language_counts
     from cruxforge.cli.progress_view import show_progress
     from cruxforge.seeds.check import check_file
+    from cruxforge.seeds.intake import SeedFileError
     from cruxforge.translators.reference import BenchmarkError
     from runtimes.backend import get_backend
 
     langs = None if languages.strip() == "all" else _languages(languages)
-    with console.status("checking seeds"):
-        checks = check_file(seeds)
     try:
+        with console.status("checking seeds"):
+            checks = check_file(seeds)
         with get_backend(backend) as b, show_progress(console, "audit"):
-            records = audit(benchmark, checks, b, langs)
-    except BenchmarkError as e:
+            records = audit(benchmark, checks, b, langs,
+                            options=AuditOptions(agreement=agreement, repeat=repeat))  # fmt: skip
+    except (BenchmarkError, SeedFileError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
     path = write_audit(records, out)
+    write_summary(records, out)
+    report = write_report(records, out, str(benchmark))
     table = Table(title=f"audit of {benchmark}")
-    for col in (
-        "lang",
-        "items",
-        "own passed",
-        "own failed",
-        "own skipped",
-        "published passed",
-        "published failed",
-        "published not run",
-    ):
-        table.add_column(col, justify="right" if col != "lang" else "left")
-    for lang, c in sorted(summarize(records).items()):
-        own_failed = c["items"] - c["own_passed"] - c["own_skipped"]
-        pub_failed = c["items"] - c["published_passed"] - c["published_not_run"]
-        table.add_row(
-            lang,
-            str(c["items"]),
-            str(c["own_passed"]),
-            str(own_failed),
-            str(c["own_skipped"]),
-            str(c["published_passed"]),
-            str(pub_failed),
-            str(c["published_not_run"]),
-        )
+    table.add_column("lang")
+    for col in COLUMNS:
+        table.add_column(col, justify="right")
+    for lang, c in language_counts(records).items():
+        table.add_row(lang, *(str(c[k]) for k in COLUMNS))
     console.print(table)
-    console.print(f"wrote {path}")
+    console.print(f"wrote {path}, {out / 'summary.json'}, {report}")
 
 
 def export_command(
