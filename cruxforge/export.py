@@ -17,6 +17,7 @@ from cruxforge.translators import TranslationUnavailable, Translator
 from transition_rules.engine import (
     Unsupported,
     check_seed,
+    dialect_entry,
     render_published,
     render_stub,
     rules_for,
@@ -30,16 +31,29 @@ class ExportSkip(BaseModel):
 
 
 def export_benchmark(
-    seeds: Sequence[TypedSeed], translator: Translator, languages: Sequence[str], out: Path
+    seeds: Sequence[TypedSeed],
+    translator: Translator,
+    languages: Sequence[str],
+    out: Path,
+    dialect: str | None = None,
 ) -> tuple[dict[str, int], list[ExportSkip]]:
-    """Write ``out/<lang>.jsonl``; return items written per language and every skip."""
+    """Write ``out/<lang>.jsonl``; return items written per language and every skip.
+    With ``dialect`` (a rule-file dialect, e.g. ``cruxeval-x``), items are written in
+    its conventions (type names, literals, the function's name): the translator is
+    asked for the function in them."""
+    if dialect is not None and not any(dialect in rules_for(lg).dialects for lg in languages):
+        raise ValueError(f"no language of {list(languages)} has a dialect {dialect!r}")
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     skips: list[ExportSkip] = []
     for lang in languages:
-        rules = rules_for(lang)
+        with_dialect = dialect if dialect in rules_for(lang).dialects else None
+        rules = rules_for(lang, with_dialect)
         lines = []
         for seed in seeds:
+            seed = seed.model_copy(
+                update={"entry": dialect_entry(lang, with_dialect, seed.entry)}
+            )
             try:
                 check_seed(rules, seed)
                 function = translator.translate(seed, lang, render_stub(rules, seed))

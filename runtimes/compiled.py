@@ -91,11 +91,19 @@ class CompileCache:
         self._evict()
 
     def _evict(self) -> None:
+        """Drop the oldest entries beyond ``keep``. Other processes share the folder and
+        evict too: an entry gone between listing and use is simply gone (the lock only
+        orders this process's threads)."""
         with self._lock:
-            entries = [p for p in self.root.iterdir() if not p.name.startswith(".tmp-")]
-            if len(entries) <= self.keep:
+            aged: list[tuple[float, Path]] = []
+            for p in self.root.iterdir():
+                if p.name.startswith(".tmp-"):
+                    continue
+                with contextlib.suppress(OSError):
+                    aged.append((p.stat().st_mtime, p))
+            if len(aged) <= self.keep:
                 return
-            entries.sort(key=lambda p: p.stat().st_mtime)
-            for p in entries[: len(entries) - self.keep]:
+            aged.sort()
+            for _, p in aged[: len(aged) - self.keep]:
                 with contextlib.suppress(OSError):
                     shutil.rmtree(p)

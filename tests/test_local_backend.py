@@ -193,3 +193,31 @@ def test_the_same_source_is_compiled_once(tmp_path: Path) -> None:
     other = b.execute([Program(id="c", lang="cpp", source=src + "\n")])[0]
     assert other.compile_seconds > 0.05
     assert len(list((tmp_path / "cache" / "compiled").iterdir())) == 2
+
+
+_SAVER = """
+import sys, tempfile
+from pathlib import Path
+from runtimes.compiled import CompileCache
+from runtimes.verdicts import ProcessOutcome
+
+cache = CompileCache(Path(sys.argv[1]), keep=3)
+for i in range(int(sys.argv[3])):
+    wd = Path(tempfile.mkdtemp())
+    (wd / "a.out").write_text(str(i))
+    cache.save(f"{sys.argv[2]}-{i}", wd, set(), ProcessOutcome(exit_code=0))
+"""
+
+
+def test_compile_caches_of_two_processes_evict_side_by_side(tmp_path: Path) -> None:
+    """Two processes keep compiles in one folder and evict its oldest entries at once: an
+    entry the other process removed between listing and use is not an error (it once
+    ended a whole audit with FileNotFoundError)."""
+    import subprocess
+    import sys
+
+    procs = [subprocess.Popen([sys.executable, "-c", _SAVER, str(tmp_path / "c"), tag, "400"],
+                              stderr=subprocess.PIPE, text=True) for tag in ("x", "y")]  # fmt: skip
+    errs = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    assert len([p for p in (tmp_path / "c").iterdir() if not p.name.startswith(".tmp-")]) <= 6

@@ -77,12 +77,30 @@ def _read_toml(name: str, directory: Path) -> dict[str, Any]:
     return data
 
 
-def load_rules(lang: str, directory: Path = RULES_DIR) -> RuleFile:
+def load_rules(lang: str, directory: Path = RULES_DIR, dialect: str | None = None) -> RuleFile:
+    """A language's rules; with ``dialect``, that dialect's sections merged over them
+    (every dialect is validated whenever the file is loaded, so errors name it)."""
     data = _read_toml(lang, directory)
     try:
         rules = RuleFile.model_validate(data)
     except ValidationError as e:
         raise RuleError(f"{directory / (lang + '.toml')}: invalid rule file:\n{e}") from None
+    for name in rules.dialects if dialect is None else ():
+        load_rules(lang, directory, name)
+    if dialect is not None:
+        if dialect not in rules.dialects:
+            raise RuleError(f"{lang}: no dialect {dialect!r}; known: {sorted(rules.dialects)}")
+        d = rules.dialects[dialect]
+        over = d.model_dump(exclude={"entry", "prelude_append"})
+        merged = _merge({k: v for k, v in data.items() if k != "dialects"}, over)
+        if d.prelude_append:
+            merged["prelude"] = merged.get("prelude", "") + "\n" + d.prelude_append
+        try:
+            rules = RuleFile.model_validate(merged)
+        except ValidationError as e:
+            raise RuleError(
+                f"{directory / (lang + '.toml')}: invalid dialect {dialect!r}:\n{e}"
+            ) from None
     if rules.lang != lang:
         raise RuleError(
             f"{directory / (lang + '.toml')}: lang is {rules.lang!r}, expected {lang!r}"
@@ -94,8 +112,16 @@ def load_rules(lang: str, directory: Path = RULES_DIR) -> RuleFile:
 
 
 @cache
-def rules_for(lang: str) -> RuleFile:
-    return load_rules(lang)
+def rules_for(lang: str, dialect: str | None = None) -> RuleFile:
+    return load_rules(lang, dialect=dialect)
+
+
+def dialect_entry(lang: str, dialect: str | None, entry: str) -> str:
+    """The function's name for seed entry ``entry`` in ``dialect`` (ours: unchanged)."""
+    if dialect is None:
+        return entry
+    form = rules_for(lang).dialects[dialect].entry
+    return form.format(entry=entry, Entry=entry[:1].upper() + entry[1:])
 
 
 def rules_hash(lang: str, directory: Path = RULES_DIR) -> str:

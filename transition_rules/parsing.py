@@ -176,3 +176,18 @@ def function_end(lang: str, source: str, entry: str) -> int:
     the harness begins (for a planted change of the published test, not the function)."""
     node, data, tag = _definition(lang, source, entry)
     return len(data[tag : node.end_byte].decode("utf-8", errors="replace"))
+
+
+def function_names(lang: str, source: str) -> set[str]:
+    return {f.name for f in find_functions(lang, source)}
+
+
+def function_header(lang: str, source: str, entry: str) -> str:
+    """The function ``entry``'s definition up to its body: where a typed language
+    declares its parameters' and result's types."""
+    found = [f for f in find_functions(lang, source) if f.name == entry]
+    if not found:
+        raise FunctionNotFound(f"no function named {entry!r} in the {lang} source")
+    text = (found[0].node.text or b"").decode("utf-8", errors="replace")
+    at = text.find("{\n")
+    return text[:at] if at >= 0 else text.split("\n", 1)[0]

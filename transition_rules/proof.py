@@ -171,9 +171,12 @@ class ProofResult:
 
 
 def run_roundtrip(
-    backend: Backend, lang: str, values: Sequence[tuple[Any, Type]] | None = None
+    backend: Backend,
+    lang: str,
+    values: Sequence[tuple[Any, Type]] | None = None,
+    dialect: str | None = None,
 ) -> ProofResult:
-    rules = rules_for(lang)
+    rules = rules_for(lang, dialect)
     carried: list[tuple[Any, Type]] = []
     skipped: list[str] = []
     for v, t in values if values is not None else value_corpus():
@@ -209,10 +212,15 @@ def _why(res: RunResult) -> str:
 
 
 def harness_and_mutant(
-    lang: str, seed: TypedSeed, function: str, cases: list[Case] | None = None
+    lang: str,
+    seed: TypedSeed,
+    function: str,
+    cases: list[Case] | None = None,
+    dialect: str | None = None,
 ) -> tuple[Program, Program | None]:
-    """The harness with the gold cases, and one whose expected values are all mutated."""
-    rules = rules_for(lang)
+    """The harness with the gold cases, and one whose expected values are all mutated
+    (in ``dialect``'s conventions when given: ``seed.entry`` is the name there)."""
+    rules = rules_for(lang, dialect)
     cases = cases or [seed_case(seed)]
     gold = harness_program(rules, seed, function, cases, program_id=f"{seed.id}:{lang}")
     rt = seed.signature.result_type()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import re
 import warnings
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -259,6 +260,22 @@ class Sentinel(_Strict):
     # exit: an exit hook registered first runs last)
 
 
+class Dialect(_Strict):
+    """Another benchmark's conventions for the language (``cruxeval-x``: MultiPL-E's, as
+    CRUXEval-X uses them): rule sections that differ from ours, merged over them when
+    an item written that way is read (``transition_rules.engine.rules_for``). The merged
+    rules are validated like a rule file on load."""
+
+    # the function's name there, {entry} standing for the seed's (C#'s "F")
+    entry: _S = "{entry}"
+    types: dict[_S, _S] = {}
+    literals: dict[_S, _S] = {}
+    published: dict[_S, Any] = {}
+    unsupported: dict[_S, _S] = {}
+    # added after our harness's prelude (e.g. our helpers for the dialect's int type)
+    prelude_append: _S = ""
+
+
 class RuleFile(_Strict):
     lang: _S
     name: _S
@@ -284,3 +301,5 @@ class RuleFile(_Strict):
     # names of engine hooks (transition_rules/hooks.py) this language uses
     hooks: list[_S] = []
     batch: BatchRules | None = None  # None: the language's programs run one by one
+    # other benchmarks' conventions, by name (``cruxeval-x``), read by ``audit``
+    dialects: dict[_S, Dialect] = {}

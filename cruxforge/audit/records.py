@@ -54,6 +54,8 @@ class AuditRecord(BaseModel):
     status: Status = "ok"
     reason_code: str = ""  # a SKIP_CODES key when skipped
     reason: str = ""
+    # the conventions the item was read in: "cruxforge" (ours) or a rule-file dialect
+    dialect: str = ""
     # our harness, on the seed's example: a verdict, or "skipped"
     own_harness: str = "skipped"
     own_detail: str = ""

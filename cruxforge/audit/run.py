@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cruxforge.agreement import DEFAULT_COUNT
+from cruxforge.audit.dialects import read_dialect
 from cruxforge.audit.inputs import read_audit_input
 from cruxforge.audit.mutants import plant_wrong_expected
 from cruxforge.audit.records import AuditRecord, Divergence
@@ -181,8 +182,10 @@ def _prepare(
         )
         job.published = published
         return job
-    job.seed = seed
     try:
+        reading = read_dialect(lang, it.code, seed)
+        rules, seed = reading.rules, reading.seed
+        rec.dialect = reading.dialect
         check_seed(rules, seed)
         function = cut_function(lang, it.code, seed.entry)
     except Unsupported as e:
@@ -192,6 +195,7 @@ def _prepare(
         rec.reason_code, rec.reason = "function_not_found", str(e)
         job.published = published  # prose that passes as published is untestable
         return job
+    job.seed = seed
     job.cases = [c for i, c in enumerate(cases.get(seed.id) or [seed_case(seed)])
                  if i == 0 or _carried(rules, seed, c)]  # fmt: skip
     rec.cases = len(job.cases)

@@ -70,6 +70,11 @@ def export_command(
     ],
     out: Annotated[Path, typer.Option(help="output folder for <lang>.jsonl items")],
     languages: Annotated[str, typer.Option(help="comma-separated language ids, or 'all'")] = "all",
+    dialect: Annotated[
+        str | None,
+        typer.Option(help="write items in a rule-file dialect (cruxeval-x), where the "
+                     "language has it; default: cruxforge's own conventions"),
+    ] = None,
 ) -> None:
     """Render seeds + reference translations as a CRUXEval-X-format benchmark (no execution)."""
     from cruxforge.export import export_benchmark
@@ -78,9 +83,13 @@ def export_command(
 
     langs = _languages(languages)
     typed = [c.typed for c in check_file(seeds) if c.typed is not None]
-    counts, skips = export_benchmark(
-        typed, get_translator("reference", folder=references), langs, out
-    )
+    try:
+        counts, skips = export_benchmark(
+            typed, get_translator("reference", folder=references), langs, out, dialect
+        )
+    except ValueError as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
     table = Table(title=f"exported to {out}")
     table.add_column("lang")
     table.add_column("items", justify="right")
