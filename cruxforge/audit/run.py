@@ -36,7 +36,12 @@ from transition_rules.engine import (
     rules_for,
     seed_case,
 )
-from transition_rules.parsing import FunctionNotFound, cut_function, text_after_function
+from transition_rules.parsing import (
+    FunctionNotFound,
+    cut_function,
+    function_names,
+    text_after_function,
+)
 from transition_rules.schema import RuleFile
 
 DEFAULT_REPEAT = 2
@@ -105,6 +110,7 @@ class _Job:
     own: Program | None = None
     published: Program | None = None
     mutants: list[Program] = field(default_factory=list)
+    functionless: bool = False  # tree-sitter finds no function at all in the code (prose)
 
 
 def audit_language(
@@ -194,6 +200,7 @@ def _prepare(
     except FunctionNotFound as e:
         rec.reason_code, rec.reason = "function_not_found", str(e)
         job.published = published  # prose that passes as published is untestable
+        job.functionless = not function_names(lang, it.code)
         return job
     job.seed = seed
     job.cases = [c for i, c in enumerate(cases.get(seed.id) or [seed_case(seed)])
@@ -281,11 +288,11 @@ def _difference(
 
 def _judge_mutants(job: _Job, results: list[RunResult]) -> None:
     rec = job.rec
-    if rec.reason_code == "function_not_found" and rec.published_code == "passed":
+    if job.functionless and rec.published_code == "passed":
         rec.untestable = True
         rec.mutant_detail = (
-            "the published code passes without a function of the seed's name: "
-            "its test can't be testing the function"
+            "the published code passes without any function in it: "
+            "its test can't be testing one"
         )
         return
     usable = [r for r in results if r.verdict not in _NO_SIGNAL]
