@@ -18,6 +18,7 @@ one file per language, ``transition_rules/parsing_rules/<lang>.toml``
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -191,3 +192,11 @@ def function_header(lang: str, source: str, entry: str) -> str:
     text = (found[0].node.text or b"").decode("utf-8", errors="replace")
     at = text.find("{\n")
     return text[:at] if at >= 0 else text.split("\n", 1)[0]
+
+
+def token_pattern(text: str) -> str:
+    """A regex for ``text`` standing as a whole token: not inside a longer identifier or
+    number where it begins or ends with one (Go's ``[]int`` is not in ``[]int64``)."""
+    head = r"(?<![\w.])" if re.match(r"[\w.]", text) else ""
+    tail = r"(?![\w.])" if re.search(r"[\w.]$", text) else ""
+    return head + re.escape(text) + tail

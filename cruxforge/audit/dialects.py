@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from cruxforge.models import TypedSeed
 from cruxforge.typesys import Prim
 from transition_rules.engine import Unsupported, dialect_entry, render_type, rules_for
-from transition_rules.parsing import FunctionNotFound, function_header, function_names
+from transition_rules.parsing import (
+    FunctionNotFound,
+    function_header,
+    function_names,
+    token_pattern,
+)
 from transition_rules.schema import RuleFile
 
 OURS = "cruxforge"
@@ -41,10 +46,7 @@ def declares(rules: RuleFile, seed: TypedSeed, header: str) -> bool:
     flat = _flat(header)
     sig = seed.signature
     for t in [*sig.param_types(), sig.result_type()]:
-        name = _flat(render_type(rules, t))
-        head = r"(?<![\w.])" if re.match(r"\w", name) else ""
-        tail = r"(?![\w.])" if re.search(r"\w$", name) else ""
-        if not re.search(head + re.escape(name) + tail, flat):
+        if not re.search(token_pattern(_flat(render_type(rules, t))), flat):
             return False
     return True
 
@@ -94,5 +96,5 @@ def _own_names_used(r: Reading, readings: list[Reading], code: str) -> int:
         for longer in others:  # C++'s `long` is not counted inside our `long long`
             if name in longer:
                 text = text.replace(longer, " ")
-        used += len(re.findall(rf"(?<![\w.]){re.escape(name)}(?![\w.])", text))
+        used += len(re.findall(token_pattern(name), text))
     return used

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from cruxforge.models import TypedSeed
 from runtimes.backend import Program
 from transition_rules.engine import Unsupported, render_literal
-from transition_rules.parsing import FunctionNotFound, function_end
+from transition_rules.parsing import FunctionNotFound, function_end, token_pattern
 from transition_rules.proof import mutate
 from transition_rules.schema import RuleFile
 
@@ -28,9 +28,7 @@ def _places(code: str, literal: str, start: int) -> list[int]:
     """Where ``literal`` stands as a whole token after ``start``: the last MAX_PLACES
     (the test comes last; helpers between the function and the test may hold the same
     text, e.g. Ruby's ``true``)."""
-    head = r"(?<![\w.])" if re.match(r"[\w.]", literal) else ""
-    tail = r"(?![\w.])" if re.search(r"[\w.]$", literal) else ""
-    found = [m.start() for m in re.finditer(head + re.escape(literal) + tail, code[start:])]
+    found = [m.start() for m in re.finditer(token_pattern(literal), code[start:])]
     return [start + at for at in found[-MAX_PLACES:]]
 
 

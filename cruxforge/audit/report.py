@@ -122,9 +122,10 @@ def _cell(text: object) -> str:
 def render_report(records: Sequence[AuditRecord], title: str) -> str:
     """``report.md``: the per-language table, the top causes, the ids to fix."""
     langs = language_counts(records)
+    total = Counter(r.status for r in records)
     lines = [f"# Audit of {title}", "",
              f"{len(records)} items. Statuses: " + ", ".join(
-                 f"{s} {n}" for s, n in summarize(records)["status"].items() if n), "",
+                 f"{s} {total[s]}" for s in STATUS_ORDER if total[s]), "",
              "| language | " + " | ".join(COLUMNS) + " | skipped reasons |",
              "| --- |" + " ---: |" * len(COLUMNS) + " --- |"]  # fmt: skip
     for lang, c in langs.items():
