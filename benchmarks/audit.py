@@ -6,7 +6,8 @@ of each, see benchmarks/build.py) x every language runnable here, written by
 (function + published test). Then, in one run:
 
 1. ``cruxforge.audit.audit`` on all of it through the batched engine (our harness
-   programs many per process; published code and its mutants one per process);
+   programs many per process; published code and its mutants too, in the languages
+   whose rules have ``[batch.published]``, else one per process);
 2. the same audit of a sample (every ``--sample-every``-th item of each language) on
    the ``auto`` backend, one program per process: the per-item way, its time scaled to
    the whole set (items are independent there, so time grows with their number).

@@ -33,6 +33,9 @@ class ProgramParts(BaseModel):
     function: str  # the translated function, as it stands in the program
     body: str  # the rendered cases; each call names the function as ENTRY_TOKEN
     entry: str  # the function's name
+    # the "function" is a whole published program (judged by its exit status); the body
+    # runs its entry point, or is empty where its top-level code is the program
+    whole: bool = False
 
 
 ENTRY_TOKEN = "CRUXENTRYNAME"  # stands for the entry name in ProgramParts.body

@@ -25,8 +25,12 @@ How it keeps the verdicts identical:
   process of the already compiled batch, started at the item and stopped when the next
   begins, with the item's own limits and nothing else running (the supervisor does it
   after the batch); otherwise the item runs as its own program on the inner backend;
-* programs the engine can't batch (no parts, a published variant, ``exit_status``) run
-  on the inner backend as they are.
+* a whole published program (``ProgramParts.whole``, judged by its exit status) is an
+  item where the language's rules say how to hold one (``[batch.published]``): it passes
+  when it finishes, fails with the status of an ``EXIT n`` line it writes (a failed
+  assertion its item caught); one that ends the process or stalls is re-run alone;
+* programs the engine can't batch (no parts; a runtime variant or ``exit_status``
+  judging without whole-program parts) run on the inner backend as they are.
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ _ITEM_RE = re.compile(r"^ITEM (\d+)$")
 _NOTE_RE = re.compile(r"^BATCH (END|NOSTART|SLOW) (\d+)(?: (\S+))?(?: (-?\d+))?$")
 _ALONE_RE = re.compile(r"^BATCH ALONE (\d+) (DONE|EXIT|TIMEOUT|FLOODED) (-?\d+) ([01]) (\d+)$")
 _ALONE_END_RE = re.compile(r"^BATCH ALONE-END (\d+)$")
+# a whole published program's item caught its failed assertion: its exit, as alone
+_EXIT_RE = re.compile(r"^EXIT (\d+)(?: (.*))?$")
 _ALONE_ERR_RE = re.compile(r"=== crux alone (\d+) ===\n(.*?)\n=== crux alone end ===\n", re.S)
 
 
@@ -265,9 +271,14 @@ class BatchedBackend(Backend):
         """The language's batch settings when ``program`` can share a source, else None."""
         if self.composer is None:  # nothing rendered from rules was loaded: no parts
             return None
-        if program.judge != "protocol" or program.variant or program.batch is not None:
+        if program.parts is None or program.batch is not None:
             return None
-        if program.parts is None or program.n_cases == 0:
+        # a whole published program (judged by its exit status, maybe run as a variant)
+        # shares a batch where the composer says how; a harness program must be plain
+        whole = program.parts.whole and program.judge == "exit_status"
+        if not whole and (program.judge != "protocol" or program.variant):
+            return None
+        if program.n_cases == 0:
             return None
         if program.compile_seconds is not None:
             return None
@@ -349,7 +360,12 @@ class _Group:
         # alone (exactly as before) and the batch compiles once
         for i, p in enumerate(self.progs):
             try:
-                broken = bool(p.parts and composer.has_syntax_error(lang, p.parts.function))
+                # (a whole program's screen is its rules' choice: Composer.why_alone)
+                broken = bool(
+                    p.parts
+                    and not p.parts.whole
+                    and composer.has_syntax_error(lang, p.parts.function)
+                )
             except Exception:  # no grammar: leave it to the compiler
                 broken = False
             if broken:
@@ -464,6 +480,8 @@ class _Group:
             elif k in seg.ended:
                 why = seg.ended[k][0]
                 run = ended.get(why)
+                if why == "STALL" and self.progs[i].judge == "exit_status":
+                    run = None  # its runtime variant may allow it longer: run it alone
                 if run is None:
                     self.confirm[i] = (
                         "stalled near the memory limit"
@@ -474,12 +492,18 @@ class _Group:
                 self.confirm[i] = "close to its time limit"
             elif k in seg.finished:
                 run = ProcessOutcome(exit_code=0, seconds=per_item)
+                if self.progs[i].judge == "exit_status":
+                    ex = next(filter(None, map(_EXIT_RE.match, seg.text.get(k, []))), None)
+                    if ex is not None:
+                        run.exit_code, run.stderr = int(ex.group(1)), ex.group(2) or ""
             else:
                 unreached.append(i)
             if run is not None:
+                variant = self.spec.for_variant(self.progs[i].variant)
                 self.out[i] = assemble_result(
-                    self.progs[i], compile=None, run=run, verdict_text=lines
-                )
+                    self.progs[i], compile=None, run=run, verdict_text=lines,
+                    stderr_fails=variant.stderr_fails,
+                )  # fmt: skip
                 self.out[i].compile_output = trim_diagnostics(res.compile_output)
         if unreached:
             self._go_on(idxs, unreached, res, composed, seg.nostart is not None)

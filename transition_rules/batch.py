@@ -13,13 +13,48 @@ import re
 from runtimes.backend import ENTRY_TOKEN, Program, ProgramParts
 from runtimes.batched import BatchSettings, ComposedBatch, register_composer
 from transition_rules import hooks
+from transition_rules.parsing import rename_identifiers, syntax_errors
 from transition_rules.schema import RuleFile
+
+
+def published_parts(rules: RuleFile, code: str) -> ProgramParts | None:
+    """A whole published program as one batch item, where the language's
+    ``[batch.published]`` says how (None: it runs as its own program)."""
+    recipe = rules.batch.published if rules.batch is not None else None
+    if recipe is None:
+        return None
+    entry = ""
+    if recipe.entry is not None:
+        m = re.search(recipe.entry, code, re.M)
+        named = [g for g in m.groups() if g] if m is not None else []
+        if not named:
+            return None
+        entry = named[0]  # the first group that matched (alternatives in order of choice)
+    return ProgramParts(
+        function=code, body=recipe.body.format(entry=ENTRY_TOKEN), entry=entry, whole=True
+    )
+
+
+def _why_whole_alone(rules: RuleFile, parts: ProgramParts) -> str | None:
+    b = rules.batch
+    recipe = b.published if b is not None else None
+    if b is None or recipe is None:
+        return f"no [batch.published] rules for {rules.lang}"
+    if ENTRY_TOKEN in parts.function:
+        return "the program holds the entry token"
+    if recipe.refuse and re.search(recipe.refuse, parts.function, re.M):
+        return "the program matches the language's batch.published.refuse pattern"
+    if recipe.screen and syntax_errors(rules.lang, parts.function):
+        return "syntax error seen before compiling"
+    return None
 
 
 def why_alone(rules: RuleFile, parts: ProgramParts | None) -> str | None:
     """Why a program can't share a source with others (None: it can)."""
     if parts is None:
         return "the program was not rendered from parts"
+    if parts.whole:
+        return _why_whole_alone(rules, parts)
     if rules.batch is None:
         return f"no [batch] rules for {rules.lang}"
     if ENTRY_TOKEN in parts.function or ENTRY_TOKEN not in parts.body:
@@ -45,16 +80,30 @@ def compose(rules: RuleFile, parts: list[ProgramParts]) -> ComposedBatch:
     items: list[str] = []
     for k, p in enumerate(parts):
         function, entry = p.function, p.entry
-        if b.item_hook:
+        if b.item_hook and not p.whole:
             function, entry = hooks.ITEM_HOOKS[b.item_hook](function, entry, k)
-        if b.hoist:
-            for m in re.finditer(b.hoist, function, re.M):
+        if p.whole and b.published is not None and b.published.rename:
+            function = rename_identifiers(rules.lang, function, b.published.rename)
+            entry = b.published.rename.get(entry, entry)
+        whole_hoist = b.published.hoist if p.whole and b.published is not None else None
+        for pattern in (whole_hoist, b.hoist):
+            if not pattern:
+                continue
+            for m in re.finditer(pattern, function, re.M):
                 text = m.group(0).strip("\n")
                 if text not in hoisted:
                     hoisted.append(text)
-            function = re.sub(b.hoist, "", function, flags=re.M)
+            function = re.sub(pattern, "", function, flags=re.M)
+        if p.whole and b.published is not None:
+            if b.published.drop:
+                function = re.sub(b.published.drop, "", function, flags=re.M)
+            for pattern, replacement in b.published.replace:
+                function = re.sub(pattern, replacement, function, flags=re.M)
+            program = _prefix(function, b.published.wrap_indent)
+            function = b.published.wrap.format(program=program, entry=entry)
+        template = b.published.item if p.whole and b.published and b.published.item else b.item
         items.append(
-            b.item.format(
+            template.format(
                 k=k,
                 function=_prefix(function, b.function_indent),
                 body=_prefix(p.body.replace(ENTRY_TOKEN, entry), b.body_indent),

@@ -108,6 +108,10 @@ def load_rules(lang: str, directory: Path = RULES_DIR, dialect: str | None = Non
     for h in rules.hooks:
         if h not in hooks.HOOKS:
             raise RuleError(f"{lang}: unknown hook {h!r}; known: {sorted(hooks.HOOKS)}")
+    item_hook = rules.batch.item_hook if rules.batch is not None else None
+    if item_hook is not None and item_hook not in hooks.ITEM_HOOKS:
+        known = sorted(hooks.ITEM_HOOKS)
+        raise RuleError(f"{lang}: unknown batch.item_hook {item_hook!r}; known: {known}")
     return rules
 
 

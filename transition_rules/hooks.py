@@ -13,10 +13,11 @@ Hook = Callable[[str], str]
 
 
 def _strip_duplicate_imports(source: str) -> str:
-    """Keep the first of identical import/using/#include lines (prelude + translation)."""
+    """Keep the first of identical top-level import/using/#include lines (prelude +
+    translation); an indented one (``using X = ...`` in a function) is scoped: kept."""
     seen: set[str] = set()
     out = []
-    pat = re.compile(r"^\s*(import|using|#include|use|from)\b")
+    pat = re.compile(r"^(import|using|#include|use|from)\b")
     for line in source.split("\n"):  # not splitlines(): U+2028 may sit in a literal
         key = line.strip()
         if pat.match(line) and key.endswith((";", ">", '"')) or key.startswith("#include"):
@@ -135,3 +136,4 @@ def _go_rename(function: str, entry: str, k: int) -> tuple[str, str]:
 ITEM_HOOKS: dict[str, ItemHook] = {
     "go_rename": _go_rename,
 }
+

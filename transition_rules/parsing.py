@@ -200,3 +200,24 @@ def token_pattern(text: str) -> str:
     head = r"(?<![\w.])" if re.match(r"[\w.]", text) else ""
     tail = r"(?![\w.])" if re.search(r"[\w.]$", text) else ""
     return head + re.escape(text) + tail
+
+
+def rename_identifiers(lang: str, code: str, names: dict[str, str]) -> str:
+    """``code`` with every identifier (and type identifier) that spells a key of
+    ``names`` spelled as its value; strings and comments are left as they are."""
+    if not names:
+        return code
+    data = code.encode("utf-8")
+    spans: list[tuple[int, int, bytes]] = []
+    stack = [parse(lang, code)]
+    while stack:
+        node = stack.pop()
+        if node.type in ("identifier", "type_identifier"):
+            new = names.get((node.text or b"").decode("utf-8"))
+            if new is not None:
+                spans.append((node.start_byte, node.end_byte, new.encode("utf-8")))
+            continue
+        stack.extend(node.children)
+    for start, end, new_b in sorted(spans, reverse=True):
+        data = data[:start] + new_b + data[end:]
+    return data.decode("utf-8")

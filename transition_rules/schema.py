@@ -206,6 +206,79 @@ class Identifiers(_Strict):
         return v
 
 
+class PublishedBatch(_Strict):
+    """How a whole published program (an item's code, run by its exit status) becomes one
+    item of a batch, so that an audit's published programs share a compile and a process.
+
+    Only for a language whose batch runs the program as its ``published`` runtime variant
+    would, and whose failing test ends the process (the batched engine then re-runs that
+    item alone for its exact exit status). ``entry``: a regex whose first group that
+    matches names the program's entry point (``main``, ``Main``); without it the program's
+    top-level code is
+    the item (scripts). ``body`` gets ``{entry}``: the item's statement that runs the
+    program. ``hoist``: text moved out of the program besides ``BatchRules.hoist`` (e.g.
+    ``#undef NDEBUG``). ``refuse``: programs it matches run alone; it replaces
+    ``BatchRules.refuse`` (which guards our helpers' names, used by published code itself).
+
+    A failed assertion need not end the batch: ``wrap`` (around the program, ``{program}``;
+    ``{entry}`` too) or ``body`` may catch the language's assertion error, which alone would end the
+    program with status 1, and write ``EXIT 1 <message>`` to the verdict file instead
+    (``crux_line``); the engine reads that as the item's exit. Anything else uncaught
+    still ends the process, and the item is re-run alone.
+    """
+
+    body: _S = ""
+    wrap: _S = "{program}"
+    wrap_indent: _S = ""  # prefix for each line of the program inside ``wrap`` (Python)
+    entry: _S | None = None
+    hoist: _S | None = None
+    # a regex: text removed from the program, which the item declares itself (Racket's
+    # `#lang racket`: the item is a `racket` module)
+    drop: _S | None = None
+    # [regex, replacement] pairs applied to the program: what its published runtime
+    # variant does that a batch can't (D's `-unittest` runs the program's unittest block)
+    replace: list[tuple[_S, _S]] = []
+    # a program tree-sitter finds a syntax error in runs alone (it would fail the batch's
+    # compile); off where the grammar misreads valid programs
+    screen: bool = True
+    # the item template for a whole program (``BatchRules.item``'s placeholders), where
+    # the one for functions checks what a program that compiles alone never needs
+    item: _S | None = None
+    refuse: _S | None = None
+    # identifiers renamed in the program (tree-sitter: never in strings or comments), the
+    # entry's name too: for a name its batch declares as well (Java's class ``Main``) or
+    # that the language allows once per program (C#'s entry point ``Main``)
+    rename: dict[_S, _S] = {}
+
+    @field_validator("replace")
+    @classmethod
+    def _patterns(cls, v: list[tuple[_S, _S]]) -> list[tuple[_S, _S]]:
+        for pattern, _ in v:
+            try:
+                re.compile(pattern, re.M)
+            except re.error as e:
+                raise ValueError(f"not a regular expression: {pattern!r}: {e}") from None
+        return v
+
+    @field_validator("rename")
+    @classmethod
+    def _identifiers(cls, v: dict[_S, _S]) -> dict[_S, _S]:
+        bad = [x for pair in v.items() for x in pair if not x.isidentifier()]
+        if bad:
+            raise ValueError(f"not identifiers: {bad}")
+        return v
+
+    @field_validator("entry", "hoist", "drop", "refuse")
+    @classmethod
+    def _compiles(cls, v: _S | None) -> _S | None:
+        if v is not None:
+            try:
+                re.compile(v, re.M)
+            except re.error as e:
+                raise ValueError(f"not a regular expression: {e}") from None
+        return v
+
+
 class BatchRules(_Strict):
     """How many harness programs of the language share one source (runtimes/batched.py).
 
@@ -237,6 +310,8 @@ class BatchRules(_Strict):
     # where the dispatcher adds nothing that changes how a process ends; otherwise such an
     # item is run as its own program
     rerun_in_process: bool = False
+    # whole published programs in a batch (cruxforge audit); None: they run one by one
+    published: PublishedBatch | None = None
 
 
 class Names(_Strict):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from cruxforge.models import TypedSeed
 from runtimes.backend import Program
+from transition_rules.batch import published_parts
 from transition_rules.engine import Unsupported, render_literal
 from transition_rules.parsing import FunctionNotFound, function_end, token_pattern
 from transition_rules.proof import mutate
@@ -60,16 +61,18 @@ def plant_wrong_expected(
     places = _places(code, expected, start)
     if not places:
         return Planted([], f"the expected value's literal {expected[:80]!r} is not in the test")
+    sources = [code[:at] + planted + code[at + len(expected) :] for at in places]
     return Planted(
         [
             Program(
                 id=f"{program_id}:mutant{i}",
                 lang=rules.lang,
-                source=code[:at] + planted + code[at + len(expected) :],
+                source=source,
                 n_cases=1,
                 judge="exit_status",
                 variant="published",
+                parts=published_parts(rules, source),
             )
-            for i, at in enumerate(places)
+            for i, source in enumerate(sources)
         ]
     )

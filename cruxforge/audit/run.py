@@ -7,8 +7,9 @@ fresh processes (hash seeds and map order vary per process in Python, Perl, Go, 
 run the item's code as published, and again with a wrong expected value planted in its
 test. Every item read gets a record; nothing is dropped.
 
-Our harness programs go through whatever backend is given (the batched engine composes
-them, many per process); published programs are whole programs and run one per process.
+Everything goes through whatever backend is given. The batched engine composes our
+harness programs many per process, and whole published programs too where the language's
+``[batch.published]`` rules say how to hold one; elsewhere they run one per process.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from cruxforge.translate.run import seed_cases
 from cruxforge.translators.reference import BenchmarkItem
 from cruxforge.values import canonical
 from runtimes.backend import Backend, Program, RunResult, Verdict
+from transition_rules.batch import published_parts
 from transition_rules.engine import (
     Case,
     Unsupported,
@@ -176,7 +178,7 @@ def _prepare(
     base = f"{it.seed_id}:{lang}:{it.line}"
     published = Program(
         id=f"{base}:published", lang=lang, source=it.code, n_cases=1,
-        judge="exit_status", variant="published",
+        judge="exit_status", variant="published", parts=published_parts(rules, it.code),
     )  # fmt: skip
     seed = typed.get(it.seed_id)
     if seed is None:
