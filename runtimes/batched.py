@@ -28,7 +28,8 @@ How it keeps the verdicts identical:
 * a whole published program (``ProgramParts.whole``, judged by its exit status) is an
   item where the language's rules say how to hold one (``[batch.published]``): it passes
   when it finishes, fails with the status of an ``EXIT n`` line it writes (a failed
-  assertion its item caught); one that ends the process or stalls is re-run alone;
+  assertion its item caught); one that ends the process, or stalls where its runtime
+  variant allows it longer than the batch does, is re-run alone;
 * programs the engine can't batch (no parts; a runtime variant or ``exit_status``
   judging without whole-program parts) run on the inner backend as they are.
 """
@@ -351,6 +352,8 @@ class _Group:
         self.out: dict[int, RunResult] = {}
         self.confirm: dict[int, str] = {}  # program -> why it runs alone
         self.todo: list[list[int]] = []
+        # each program's runtime variant (a published program's), once per variant name
+        self.variants = {p.variant: spec.for_variant(p.variant) for p in progs}
 
     def run(self) -> list[RunResult]:
         composer = self.engine.composer
@@ -480,8 +483,9 @@ class _Group:
             elif k in seg.ended:
                 why = seg.ended[k][0]
                 run = ended.get(why)
-                if why == "STALL" and self.progs[i].judge == "exit_status":
-                    run = None  # its runtime variant may allow it longer: run it alone
+                own = self.variants[self.progs[i].variant].limits.run_seconds
+                if why == "STALL" and own > self.spec.limits.run_seconds:
+                    run = None  # its runtime variant allows it longer: run it alone
                 if run is None:
                     self.confirm[i] = (
                         "stalled near the memory limit"
@@ -499,10 +503,9 @@ class _Group:
             else:
                 unreached.append(i)
             if run is not None:
-                variant = self.spec.for_variant(self.progs[i].variant)
                 self.out[i] = assemble_result(
                     self.progs[i], compile=None, run=run, verdict_text=lines,
-                    stderr_fails=variant.stderr_fails,
+                    stderr_fails=self.variants[self.progs[i].variant].stderr_fails,
                 )  # fmt: skip
                 self.out[i].compile_output = trim_diagnostics(res.compile_output)
         if unreached:

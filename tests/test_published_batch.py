@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cruxforge.audit.mutants import plant_wrong_expected
+from cruxforge.models import TypedSeed
 from cruxforge.release.build import check_seeds
 from runtimes.backend import Program, Verdict, get_backend
 from runtimes.batched import BatchedBackend
@@ -69,8 +70,8 @@ CRUXEVAL_X_STYLE = {
         "void main(){}"
     ),
     "sh": (
-        "#!/bin/bash\n\nf() {\n    echo $(( $1 * 2 ))\n}\n\ncandidate() {\n    f \"$@\"\n}\n\n"
-        "set -e\nrun_test() {\n    [[ $(candidate \"4\") = \"{expected}\" ]]\n}\n\nrun_test\n"
+        '#!/bin/bash\n\nf() {\n    echo $(( $1 * 2 ))\n}\n\ncandidate() {\n    f "$@"\n}\n\n'
+        'set -e\nrun_test() {\n    [[ $(candidate "4") = "{expected}" ]]\n}\n\nrun_test\n'
     ),
     # test/unit runs the test case at exit and sets the status
     "rb": (
@@ -90,11 +91,15 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return export_demo(tmp_path_factory.mktemp("bench"), ",".join(WHOLE))
 
 
-def _programs(lang: str, bench: Path) -> list[Program]:
+@pytest.fixture(scope="module")
+def typed() -> dict[str, TypedSeed]:
+    return {c.id: c.typed for c in check_seeds(DEMO_SEEDS) if c.typed is not None}
+
+
+def _programs(lang: str, bench: Path, typed: dict[str, TypedSeed]) -> list[Program]:
     """Demo items as published, their mutants, one with a syntax error appended, and the
     CRUXEval-X-style programs."""
     rules = rules_for(lang)
-    typed = {c.id: c.typed for c in check_seeds(DEMO_SEEDS) if c.typed is not None}
     out: list[Program] = []
 
     def whole(pid: str, source: str) -> Program:
@@ -115,7 +120,9 @@ def _programs(lang: str, bench: Path) -> list[Program]:
 
 
 @pytest.mark.parametrize("lang", WHOLE)
-def test_whole_programs_batch_with_the_verdicts_they_get_alone(lang: str, bench: Path) -> None:
+def test_whole_programs_batch_with_the_verdicts_they_get_alone(
+    lang: str, bench: Path, typed: dict[str, TypedSeed]
+) -> None:
     inner = backend_for(lang)
     if inner == "docker" and (why := docker_available()):
         pytest.skip(f"{lang} runs in Docker here: {why}")
@@ -123,7 +130,7 @@ def test_whole_programs_batch_with_the_verdicts_they_get_alone(lang: str, bench:
     status = alone_backend.doctor(lang)
     if not status.available:
         pytest.skip(f"{lang}: {status.reason}")
-    progs = _programs(lang, bench)
+    progs = _programs(lang, bench, typed)
     refused = {p.id: why_alone(rules_for(lang), p.parts) for p in progs}
     assert [k for k, w in refused.items() if w and k != "broken"] == [], refused
     engine = get_backend("batched", inner=inner)
@@ -146,7 +153,7 @@ def test_whole_programs_batch_with_the_verdicts_they_get_alone(lang: str, bench:
 
 
 def test_a_batch_holds_published_programs_and_harness_programs_together(
-    bench: Path, local_backend
+    bench: Path, typed: dict[str, TypedSeed], local_backend
 ) -> None:  # type: ignore[no-untyped-def]
     """The audit sends both kinds in one call: they share the language's batches."""
     from transition_rules.engine import harness_program, seed_case
@@ -155,7 +162,6 @@ def test_a_batch_holds_published_programs_and_harness_programs_together(
     lang = "cpp"
     if not local_backend.doctor(lang).available or lang not in WHOLE:
         pytest.skip(f"{lang} not runnable here")
-    typed = {c.id: c.typed for c in check_seeds(DEMO_SEEDS) if c.typed is not None}
     rules = rules_for(lang)
     progs: list[Program] = []
     for it in load_jsonl(bench / f"{lang}.jsonl")[:3]:

@@ -80,13 +80,13 @@ def compose(rules: RuleFile, parts: list[ProgramParts]) -> ComposedBatch:
     items: list[str] = []
     for k, p in enumerate(parts):
         function, entry = p.function, p.entry
-        if b.item_hook and not p.whole:
+        whole = b.published if p.whole else None  # the recipe for a whole program
+        if b.item_hook and whole is None:
             function, entry = hooks.ITEM_HOOKS[b.item_hook](function, entry, k)
-        if p.whole and b.published is not None and b.published.rename:
-            function = rename_identifiers(rules.lang, function, b.published.rename)
-            entry = b.published.rename.get(entry, entry)
-        whole_hoist = b.published.hoist if p.whole and b.published is not None else None
-        for pattern in (whole_hoist, b.hoist):
+        if whole is not None:
+            function = rename_identifiers(rules.lang, function, whole.rename)
+            entry = whole.rename.get(entry, entry)
+        for pattern in (whole.hoist if whole else None, b.hoist):
             if not pattern:
                 continue
             for m in re.finditer(pattern, function, re.M):
@@ -94,16 +94,13 @@ def compose(rules: RuleFile, parts: list[ProgramParts]) -> ComposedBatch:
                 if text not in hoisted:
                     hoisted.append(text)
             function = re.sub(pattern, "", function, flags=re.M)
-        if p.whole and b.published is not None:
-            if b.published.drop:
-                function = re.sub(b.published.drop, "", function, flags=re.M)
-            for pattern, replacement in b.published.replace:
+        if whole is not None:
+            for pattern, replacement in whole.replace:
                 function = re.sub(pattern, replacement, function, flags=re.M)
-            program = _prefix(function, b.published.wrap_indent)
-            function = b.published.wrap.format(program=program, entry=entry)
-        template = b.published.item if p.whole and b.published and b.published.item else b.item
+            program = _prefix(function, whole.wrap_indent)
+            function = whole.wrap.format(program=program, entry=entry)
         items.append(
-            template.format(
+            (whole.item if whole and whole.item else b.item).format(
                 k=k,
                 function=_prefix(function, b.function_indent),
                 body=_prefix(p.body.replace(ENTRY_TOKEN, entry), b.body_indent),

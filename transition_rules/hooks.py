@@ -87,9 +87,8 @@ def _go_rename(function: str, entry: str, k: int) -> tuple[str, str]:
     """
     from tree_sitter import Node
 
-    from transition_rules.parsing import parse
+    from transition_rules.parsing import parse, rename_identifiers
 
-    data = function.encode("utf-8")
     root = parse("go", function)
 
     def spec_names(node: Node) -> list[Node]:
@@ -118,22 +117,11 @@ def _go_rename(function: str, entry: str, k: int) -> tuple[str, str]:
                 names.add(text)
     if not names:
         return function, entry
-    suffix = f"_crux{k}".encode()
-    ends: list[int] = []
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if node.type in ("identifier", "type_identifier"):
-            if (node.text or b"").decode("utf-8") in names:
-                ends.append(node.end_byte)
-            continue
-        stack.extend(node.children)
-    for end in sorted(ends, reverse=True):
-        data = data[:end] + suffix + data[end:]
-    return data.decode("utf-8"), entry + suffix.decode() if entry in names else entry
+    suffix = f"_crux{k}"
+    renamed = rename_identifiers("go", function, {n: n + suffix for n in names})
+    return renamed, entry + suffix if entry in names else entry
 
 
 ITEM_HOOKS: dict[str, ItemHook] = {
     "go_rename": _go_rename,
 }
-

@@ -198,12 +198,18 @@ class Identifiers(_Strict):
     @field_validator("rename_matching")
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as e:
-                raise ValueError(f"rename_matching is not a regular expression: {e}") from None
+        if v is not None and (why := _regex_error(v)):
+            raise ValueError(f"rename_matching is not a regular expression: {why}")
         return v
+
+
+def _regex_error(pattern: str) -> str | None:
+    """Why ``pattern`` is not a (multi-line) regular expression; None when it is one."""
+    try:
+        re.compile(pattern, re.M)
+    except re.error as e:
+        return str(e)
+    return None
 
 
 class PublishedBatch(_Strict):
@@ -211,20 +217,18 @@ class PublishedBatch(_Strict):
     item of a batch, so that an audit's published programs share a compile and a process.
 
     Only for a language whose batch runs the program as its ``published`` runtime variant
-    would, and whose failing test ends the process (the batched engine then re-runs that
-    item alone for its exact exit status). ``entry``: a regex whose first group that
-    matches names the program's entry point (``main``, ``Main``); without it the program's
-    top-level code is
-    the item (scripts). ``body`` gets ``{entry}``: the item's statement that runs the
-    program. ``hoist``: text moved out of the program besides ``BatchRules.hoist`` (e.g.
+    would. ``entry``: a regex whose first group that matches names the program's entry
+    point (``main``, ``Main``); without it the program's top-level code is the item
+    (scripts). ``body`` gets ``{entry}``: the item's statement that runs the program.
+    ``hoist``: text moved out of the program besides ``BatchRules.hoist`` (e.g.
     ``#undef NDEBUG``). ``refuse``: programs it matches run alone; it replaces
     ``BatchRules.refuse`` (which guards our helpers' names, used by published code itself).
 
-    A failed assertion need not end the batch: ``wrap`` (around the program, ``{program}``;
-    ``{entry}`` too) or ``body`` may catch the language's assertion error, which alone would end the
-    program with status 1, and write ``EXIT 1 <message>`` to the verdict file instead
-    (``crux_line``); the engine reads that as the item's exit. Anything else uncaught
-    still ends the process, and the item is re-run alone.
+    A failure need not end the batch: ``wrap`` (around the program, ``{program}``;
+    ``{entry}`` too) or ``body`` may catch what alone would end the program with a status
+    (an assertion error: status 1) and write ``EXIT <status> <message>`` to the verdict
+    file instead (``crux_line``); the engine reads that as the item's exit. Anything else
+    that ends the process makes the batched engine re-run the item alone.
     """
 
     body: _S = ""
@@ -232,11 +236,9 @@ class PublishedBatch(_Strict):
     wrap_indent: _S = ""  # prefix for each line of the program inside ``wrap`` (Python)
     entry: _S | None = None
     hoist: _S | None = None
-    # a regex: text removed from the program, which the item declares itself (Racket's
-    # `#lang racket`: the item is a `racket` module)
-    drop: _S | None = None
-    # [regex, replacement] pairs applied to the program: what its published runtime
-    # variant does that a batch can't (D's `-unittest` runs the program's unittest block)
+    # [regex, replacement] pairs applied to the program: what the item declares itself
+    # (Racket's `#lang racket`: the item is a `racket` module), or what its published
+    # runtime variant does that a batch can't (D's `-unittest` runs its unittest block)
     replace: list[tuple[_S, _S]] = []
     # a program tree-sitter finds a syntax error in runs alone (it would fail the batch's
     # compile); off where the grammar misreads valid programs
@@ -250,14 +252,19 @@ class PublishedBatch(_Strict):
     # that the language allows once per program (C#'s entry point ``Main``)
     rename: dict[_S, _S] = {}
 
+    @field_validator("entry", "hoist", "refuse")
+    @classmethod
+    def _regex(cls, v: _S | None) -> _S | None:
+        if v is not None and (why := _regex_error(v)):
+            raise ValueError(f"not a regular expression: {why}")
+        return v
+
     @field_validator("replace")
     @classmethod
     def _patterns(cls, v: list[tuple[_S, _S]]) -> list[tuple[_S, _S]]:
         for pattern, _ in v:
-            try:
-                re.compile(pattern, re.M)
-            except re.error as e:
-                raise ValueError(f"not a regular expression: {pattern!r}: {e}") from None
+            if why := _regex_error(pattern):
+                raise ValueError(f"not a regular expression: {pattern!r}: {why}")
         return v
 
     @field_validator("rename")
@@ -266,16 +273,6 @@ class PublishedBatch(_Strict):
         bad = [x for pair in v.items() for x in pair if not x.isidentifier()]
         if bad:
             raise ValueError(f"not identifiers: {bad}")
-        return v
-
-    @field_validator("entry", "hoist", "drop", "refuse")
-    @classmethod
-    def _compiles(cls, v: _S | None) -> _S | None:
-        if v is not None:
-            try:
-                re.compile(v, re.M)
-            except re.error as e:
-                raise ValueError(f"not a regular expression: {e}") from None
         return v
 
 
