@@ -208,12 +208,30 @@ def segment(verdict_text: str, n: int) -> _Segmented:
     return seg
 
 
+# a diagnostic's severity: at the start of its line (rustc's blocks, whose location
+# follows on a "-->" line), or after the location (gcc, swiftc, javac, mcs: "f:3:1: warning")
+_SEVERITY_HEAD = re.compile(r"^\s*(warning|error|fatal)\b", re.I)
+_SEVERITY_AFTER = re.compile(r"[:)]\s*(warning|error|fatal)\b", re.I)
+
+
 def attribute(diagnostics: str, source_file: str, lines: dict[int, tuple[int, int]]) -> set[int]:
-    """Items whose lines a compiler or interpreter message names."""
+    """Items whose lines a compiler or interpreter message names; a warning's lines
+    don't count (a batch that fails to compile also warns about items that are fine)."""
     nums: set[int] = set()
     f = re.escape(source_file)
-    for pat in (rf"{f}[:(](\d+)", r"\bline (\d+)", rf"{f}\", line (\d+)"):
-        nums.update(int(x) for x in re.findall(pat, diagnostics))
+    pats = [re.compile(p) for p in (rf"{f}[:(](\d+)", r"\bline (\d+)", rf"{f}\", line (\d+)")]
+    block = ""  # the severity of the diagnostic the line belongs to
+    for line in diagnostics.split("\n"):
+        head = _SEVERITY_HEAD.match(line)
+        after = _SEVERITY_AFTER.search(line)
+        if head:
+            block = head.group(1).lower()
+        elif after:
+            block = after.group(1).lower()
+        if block == "warning":
+            continue
+        for pat in pats:
+            nums.update(int(x) for x in pat.findall(line))
     found = set()
     for n in nums:
         for k, (a, b) in lines.items():

@@ -1,4 +1,4 @@
-"""Compiled programs kept for the same source compiled again (the local backend).
+"""Compiled programs kept for the same source compiled again (local and docker backends).
 
 A build runs every program that passes a second time (the flakiness check), and the
 batched engine composes the same batch source again for it: compiling it again costs a
@@ -7,7 +7,8 @@ dir's new files (the binary, classes, ...) and the compiler's output are kept un
 made of everything the compile depends on (spec hash, variant, compile command and
 source); a later program with the same key gets a copy instead of a compile. Entries are
 written to a temp dir and renamed into place (a kill leaves none half-written); the
-oldest go once there are more than ``keep``.
+oldest go once there are more than ``keep``. The docker backend keeps the same thing as
+one tar of the container's work dir (``save_blob``), restored into a fresh work dir.
 """
 
 from __future__ import annotations
@@ -26,12 +27,30 @@ from runtimes.spec import RuntimeSpec
 from runtimes.verdicts import ProcessOutcome
 
 KEEP = 64
+BLOB_MAX = 64 * 1024 * 1024  # a docker compile's files bigger than this are not kept
 
 
-def compile_key(spec: RuntimeSpec, program: Program) -> str:
+def cache_root(is_root: bool) -> Path:
+    """Where a backend keeps its caches: ``CRUXFORGE_CACHE_DIR``, else a system dir for
+    root, a per-user temp dir otherwise."""
+    env = os.environ.get("CRUXFORGE_CACHE_DIR")
+    if env:
+        return Path(env)
+    if is_root:
+        return Path("/var/cache/cruxforge/local")
+    return Path(tempfile.gettempdir()) / f"cruxforge-cache-{os.getuid()}"
+
+
+def cache_enabled() -> bool:
+    """CRUXFORGE_COMPILE_CACHE=0 compiles every program afresh."""
+    return os.environ.get("CRUXFORGE_COMPILE_CACHE", "1") != "0"
+
+
+def compile_key(spec: RuntimeSpec, program: Program, extra: str = "") -> str:
+    """Everything a compile depends on; ``extra``: what else (the docker image's tag)."""
     h = hashlib.sha256()
     for part in (spec.spec_hash(), program.variant or "", json.dumps(spec.compile),
-                 program.source):  # fmt: skip
+                 program.source, extra):  # fmt: skip
         h.update(part.encode("utf-8") + b"\0")
     return h.hexdigest()
 
@@ -81,6 +100,37 @@ class CompileCache:
                     (tmp / "files").mkdir(exist_ok=True)
                     shutil.copy2(p, tmp / "files" / p.name, follow_symlinks=False)
             (tmp / "files").mkdir(exist_ok=True)
+            (tmp / "meta.json").write_text(
+                json.dumps({"stdout": outcome.stdout, "stderr": outcome.stderr}), encoding="utf-8"
+            )
+            os.replace(tmp, self.root / key)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
+        self._evict()
+
+    def restore_blob(self, key: str) -> tuple[bytes, ProcessOutcome] | None:
+        """A kept compile as one blob (the docker backend's tar of its work dir)."""
+        if not self.enabled:
+            return None
+        entry = self.root / key
+        try:
+            meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+            blob = (entry / "files.tar").read_bytes()
+            os.utime(entry)
+        except (OSError, ValueError):
+            return None
+        out = ProcessOutcome(exit_code=0, stdout=meta.get("stdout", ""),
+                             stderr=meta.get("stderr", ""), seconds=0.0)  # fmt: skip
+        return blob, out
+
+    def save_blob(self, key: str, blob: bytes, outcome: ProcessOutcome) -> None:
+        if not self.enabled or not blob or len(blob) > BLOB_MAX:
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
+        try:
+            (tmp / "files.tar").write_bytes(blob)
             (tmp / "meta.json").write_text(
                 json.dumps({"stdout": outcome.stdout, "stderr": outcome.stderr}), encoding="utf-8"
             )

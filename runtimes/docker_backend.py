@@ -38,6 +38,11 @@ A container that dies or stops answering is removed and replaced; the program in
 gets infra_error (never counted against it). :meth:`DockerBackend.close` (and an
 ``atexit`` safety net) removes the workers.
 
+Compiles kept: a successful compile step sends its work dir back as a tar, kept on the
+host under the program's compile key and the image's tag (:mod:`runtimes.compiled`); the
+same program compiled again (a repeat run, a rebuild) unpacks it into a fresh work dir
+and goes straight to the run step. ``CRUXFORGE_COMPILE_CACHE=0`` turns it off.
+
 Caches: ``HOME`` is ``/work/home`` for the worker's life (so e.g. Swift's module cache
 and Go's build cache are built once per worker, not once per program); after each
 program everything in it but ``.cache`` is removed, as are ``/tmp`` and the work dir.
@@ -49,10 +54,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 import threading
 import uuid
 import weakref
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from runtimes import supervisor
@@ -63,6 +70,8 @@ from runtimes.backend import (
     ToolchainStatus,
     register_backend,
 )
+from runtimes.compiled import CompileCache, cache_enabled, compile_key
+from runtimes.compiled import cache_root as default_cache_root
 from runtimes.docker_worker import (
     CACHE_ROOT,
     HOME,
@@ -95,7 +104,12 @@ class DockerBackend(Backend):
     name = "docker"
 
     def __init__(
-        self, *, parallel: int = 2, client: Any = None, slots: HostSlots | None = None
+        self,
+        *,
+        parallel: int = 2,
+        client: Any = None,
+        slots: HostSlots | None = None,
+        cache_root: str | Path | None = None,
     ) -> None:
         self.parallel = max(1, int(parallel))
         self.slots = slots
@@ -106,6 +120,9 @@ class DockerBackend(Backend):
         self._count: dict[str, int] = {}
         self._all: list[Worker] = []
         self._closed = False
+        # compiles kept for the same source again (runtimes/compiled.py), as tars
+        root = Path(cache_root) if cache_root is not None else default_cache_root(os.geteuid() == 0)
+        self.compiled = CompileCache(root / "docker-compiled", enabled=cache_enabled())
         _LIVE.add(self)
 
     # ---------------------------------------------------------------- engine
@@ -270,36 +287,45 @@ class DockerBackend(Backend):
         worker.counter += 1
         run_id = f"{worker.counter}-{uuid.uuid4().hex[:8]}"
         workdir = f"/work/run/{run_id}"
-        source = program.source.encode("utf-8")
+        source: bytes | None = program.source.encode("utf-8")
         try:
             compile_out: ProcessOutcome | None = None
             run_out: ProcessOutcome | None = None
             verdicts = ""
             lim = spec.limits
+            mode, stdin = "new", source  # the first step's: a fresh work dir from source
             if spec.compile:
-                worker.set_memory(lim.compile_memory_mb)
-                compile_out, _ = worker.step(
-                    mode="new",
-                    run_id=run_id,
-                    final="onfail",
-                    tag="compile",
-                    argv=[_subst(a, spec, workdir) for a in spec.compile],
-                    seconds=supervisor.compile_seconds(spec, program),
-                    env=self._env(spec, workdir, compile_step=True),
-                    stdin=source,
-                    source_file=spec.source_file,
-                )
+                key = compile_key(spec, program, extra=tag)
+                kept = self.compiled.restore_blob(key)
+                if kept is not None:  # the same compile ran before: unpack its files
+                    (mode, stdin), compile_out = ("unpack", kept[0]), kept[1]
+                else:
+                    worker.set_memory(lim.compile_memory_mb)
+                    compile_out, _, files = worker.step(
+                        mode="new",
+                        run_id=run_id,
+                        final="keep" if self.compiled.enabled else "onfail",
+                        tag="compile",
+                        argv=[_subst(a, spec, workdir) for a in spec.compile],
+                        seconds=supervisor.compile_seconds(spec, program),
+                        env=self._env(spec, workdir, compile_step=True),
+                        stdin=source,
+                        source_file=spec.source_file,
+                    )
+                    if compile_out.succeeded:
+                        self.compiled.save_blob(key, files, compile_out)
+                    mode, stdin = "cont", None
             if compile_out is None or compile_out.succeeded:
                 worker.set_memory(lim.memory_mb)
-                run_out, verdicts = worker.step(
-                    mode="cont" if compile_out is not None else "new",
+                run_out, verdicts, _ = worker.step(
+                    mode=mode,
                     run_id=run_id,
                     final="1",
                     tag="run",
                     argv=[_subst(a, spec, workdir) for a in supervisor.run_argv(spec, program)],
                     seconds=supervisor.run_seconds(spec, program),
                     env=self._env(spec, workdir, compile_step=False),
-                    stdin=None if compile_out is not None else source,
+                    stdin=stdin,
                     source_file=spec.source_file,
                 )
         except WorkerError as e:

@@ -3,8 +3,11 @@
 # container as the worker's uid, through `docker exec`):
 #   bash -c "$(cat docker_driver.sh)" cruxforge-driver \
 #       MODE ID FILE FINAL TAG USECS HARD_USECS FSIZE CAP NPROC VERDICT_FILE VERDICT_MAX -- CMD...
-# MODE "new": make /work/run/ID afresh, source from stdin into FILE; "cont": reuse it.
-# FINAL "1": clean up after the step; "onfail": only if the step did not succeed.
+# MODE "new": make /work/run/ID afresh, source from stdin into FILE; "cont": reuse it;
+# "unpack": make it afresh from a tar on stdin (a kept compile, runtimes/compiled.py).
+# FINAL "1": clean up after the step; "onfail": only if the step did not succeed; "keep":
+# as onfail, and a step that succeeded also sends its work dir as a tar (frame "kept",
+# none if it is over KEEP_MAX bytes), so that the same compile need not run again.
 # USECS: the step's time limit; past it, the step is stopped once the container has used
 # USECS of CPU time too (a step waiting for a core has not used its time), or at
 # HARD_USECS whatever its CPU time (runtimes/time_limit.py is the same rule);
@@ -79,10 +82,15 @@ cleanup() {
     true
 }
 
-if [ "$mode" = new ]; then
+KEEP_MAX=${CRUXFORGE_KEEP_MAX:-67108864}
+if [ "$mode" = new ] || [ "$mode" = unpack ]; then
     rm -rf -- "$W" "$M"
     mkdir -p -- "$W" "$M" "$HOME" || { echo "cannot make $W" >&2; exit 90; }
-    cat > "$W/$file" || { echo "cannot write the source" >&2; exit 91; }
+    if [ "$mode" = new ]; then
+        cat > "$W/$file" || { echo "cannot write the source" >&2; exit 91; }
+    else
+        tar -x -f - -C "$W" || { echo "cannot unpack the kept compile" >&2; exit 94; }
+    fi
 else
     [ -d "$W" ] && [ -d "$M" ] || { echo "no work dir $W" >&2; exit 92; }
 fi
@@ -148,9 +156,17 @@ emit err "$M/$tag.err" "$cap"
 emit verdicts "$W/$vfile" "$vmax"
 ok=0
 (( rc == 0 && timed == 0 && outx == 0 && oom1 == oom0 )) && ok=1
-if [ "$final" = 1 ] || { [ "$final" = onfail ] && (( ok == 0 )); }; then
-    cleanup
+if [ "$final" = keep ] && (( ok == 1 )); then
+    if tar -c -f "$M/kept.tar" -C "$W" --exclude="./$vfile" . 2>/dev/null \
+        && (( $(stat -c %s -- "$M/kept.tar") <= KEEP_MAX )); then
+        emit kept "$M/kept.tar" "$KEEP_MAX"
+    fi
+    rm -f -- "$M/kept.tar"
 fi
+case $final in
+    onfail | keep) (( ok == 0 )) && cleanup ;;
+    *) cleanup ;;
+esac
 used=$(df -k --output=used /work /tmp 2>/dev/null | tail -n +2 | tr '\n' ' ')
 printf '@@tmpfs %d\n%s\n' "${#used}" "$used"
 exit 0

@@ -253,8 +253,9 @@ class Worker:
         env: dict[str, str],
         stdin: bytes | None,
         source_file: str | None = None,
-    ) -> tuple[ProcessOutcome, str]:
-        """Run one step through the driver -> (outcome, verdict file text)."""
+    ) -> tuple[ProcessOutcome, str, bytes]:
+        """Run one step through the driver -> (outcome, verdict file text, the work dir
+        as a tar where ``final`` is "keep" and the step succeeded, else b"")."""
         lim = self.spec.limits
         cap = lim.output_kb * 1024
         cmd = [
@@ -275,7 +276,7 @@ class Worker:
         frames = _parse_frames(out)
         if code != 0 or "meta" not in frames or "tmpfs" not in frames:
             if signal_of_status(code or 0) == 9 and self.oom_count() > self.ooms:
-                return self._killed_by_oom(tag), ""
+                return self._killed_by_oom(tag), "", b""
             if not self.alive():
                 raise WorkerError(f"the worker container died during the {tag} step (exit {code})")
             raise WorkerError(
@@ -313,7 +314,7 @@ class Worker:
             seconds=int(meta.get("us", "0")) / 1e6,
             cpu_seconds=int(meta["cpu_us"]) / 1e6 if meta.get("cpu_us") else None,
         )
-        return outcome, _decode(frames.get("verdicts", b""))
+        return outcome, _decode(frames.get("verdicts", b"")), frames.get("kept", b"")
 
     def oom_count(self) -> int:
         """The container's OOM-kill counter now (-1 when it cannot be read)."""

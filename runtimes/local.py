@@ -39,7 +39,8 @@ from runtimes.backend import (
     register_backend,
 )
 from runtimes.cgroups import Cgroups, Group
-from runtimes.compiled import CompileCache, compile_key
+from runtimes.compiled import CompileCache, cache_enabled, compile_key
+from runtimes.compiled import cache_root as default_cache_root
 from runtimes.process import decode, outcome_of, reap, watch
 from runtimes.sandbox import (
     BASE_PATH,
@@ -91,18 +92,10 @@ class LocalBackend(Backend):
             base = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
             work_root = base / "cruxforge-local"
         self.work_root = Path(work_root)
-        if cache_root is None:
-            cache_root = os.environ.get("CRUXFORGE_CACHE_DIR") or (
-                "/var/cache/cruxforge/local"
-                if self.is_root
-                else Path(tempfile.gettempdir()) / f"cruxforge-cache-{os.getuid()}"
-            )
-        self.cache_root = Path(cache_root)
-        # CRUXFORGE_COMPILE_CACHE=0 compiles every program afresh (runtimes/compiled.py)
-        self.compiled = CompileCache(
-            self.cache_root / "compiled",
-            enabled=os.environ.get("CRUXFORGE_COMPILE_CACHE", "1") != "0",
+        self.cache_root = (
+            Path(cache_root) if cache_root is not None else default_cache_root(self.is_root)
         )
+        self.compiled = CompileCache(self.cache_root / "compiled", enabled=cache_enabled())
 
     # ---------------------------------------------------------------- checks
 

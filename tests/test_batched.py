@@ -88,6 +88,28 @@ def test_attribute_names_items_by_line() -> None:
     assert attribute("no line here", "main.cpp", lines) == set()
 
 
+def test_attribute_leaves_out_the_lines_of_warnings() -> None:
+    """A failed batch warns about fine items too (swiftc: an unneeded ``try``): only the
+    items errors name are charged."""
+    lines = {0: (10, 20), 1: (21, 40), 2: (41, 60)}
+    swift = (
+        "main.swift:12:16: warning: no calls to throwing functions occur within 'try'\n"
+        " 12 |   let x = try f()\n"
+        "main.swift:45:32: error: 'nil' is not compatible with expected argument type 'Int'\n"
+        "main.swift:30:3: note: declared here\n"
+    )
+    assert attribute(swift, "main.swift", lines) == {1, 2}
+    rust = (
+        "warning: unused variable: `x`\n --> main.rs:12:9\n   |\n"
+        "error[E0308]: mismatched types\n --> main.rs:45:5\n"
+    )
+    assert attribute(rust, "main.rs", lines) == {2}
+    mcs = "Main.cs(15,3): warning CS0168\nMain.cs(55,3): error CS1002"
+    assert attribute(mcs, "Main.cs", lines) == {2}
+    go = "./main.go:33:2: declared and not used: x"  # no severity word: counts
+    assert attribute(go, "main.go", lines) == {1}
+
+
 @pytest.fixture(scope="module")
 def seeds() -> list[TypedSeed]:
     return [c.typed for c in check_file(DEMO_SEEDS) if c.typed is not None]

@@ -221,6 +221,34 @@ def test_memory_limit_applies_to_compiled_run(backend) -> None:  # type: ignore[
     assert r.verdict is Verdict.memory_exceeded, r
 
 
+def test_the_same_source_is_compiled_once_in_docker(tmp_path: Path) -> None:
+    """A program compiled again in a worker (a repeat run) unpacks the kept compile: no
+    compiler run, the same verdicts and compiler output, in a fresh work dir; a compile
+    error is not kept; another source compiles afresh."""
+    _need_engine()
+    _need_image("cpp")
+    src = (
+        "#include <cstdlib>\n#include <fstream>\n"
+        'int main() { std::ofstream f(std::getenv("CRUXFORGE_VERDICTS"), std::ios::app);'
+        ' f << "CASE 0 FAIL 7\\nDONE\\n"; int unused; }\n'
+    )
+    b = get_backend("docker", parallel=1, cache_root=tmp_path)
+    try:
+        first, again = (b.execute([_prog("cpp", src, expected=["3"])])[0] for _ in "ab")
+        assert first.compile_seconds > 0.05 and again.compile_seconds == 0.0
+        assert [c.verdict for c in again.cases] == [c.verdict for c in first.cases]
+        assert again.cases[0].actual == "7" and again.compile_output == first.compile_output
+        assert len(list((tmp_path / "docker-compiled").iterdir())) == 1
+        broken = [b.execute([_prog("cpp", "int main( {")])[0] for _ in "ab"]
+        assert [r.verdict for r in broken] == [Verdict.compile_error] * 2
+        assert all(r.compile_seconds > 0 for r in broken)  # compiled each time
+        other = b.execute([_prog("cpp", src + "\n")])[0]
+        assert other.compile_seconds > 0.05 and other.cases[0].actual == "7"
+        assert len(list((tmp_path / "docker-compiled").iterdir())) == 2
+    finally:
+        b.close()
+
+
 def test_output_flood_is_output_exceeded(backend) -> None:  # type: ignore[no-untyped-def]
     _need_image("sh")
     [r] = backend.execute([_prog("sh", "yes 0123456789012345678901234567890123456789\n")])

@@ -79,6 +79,13 @@ CRUXEVAL_X_STYLE = {
         "class TestHumanEval < Test::Unit::TestCase\n  def test_f\n"
         "    candidate = method(:f)\n    assert_equal({expected}, candidate.call(4))\n  end\nend\n"
     ),
+    # a main program; a panic exits 2 (MultiPL-E's `go test` form runs alone: `testing`)
+    "go": (
+        'package main\n\nimport (\n\t"fmt"\n\t"strings"\n)\n\nfunc f(n int) int {\n'
+        "\treturn n * 2\n}\n\nfunc main() {\n\tcandidate := f\n"
+        "\tif got := candidate(4); got != {expected} {\n"
+        '\t\tpanic(fmt.Sprintf("got %d", got))\n\t}\n\t_ = strings.ToUpper\n}\n'
+    ),
     "cpp": (
         "#include<assert.h>\n#include<bits/stdc++.h>\nlong f(long n) {\n    return n * 2;\n}\n"
         "int main() {\n    auto candidate = f;\n    assert(candidate((4)) == ({expected}));\n}\n"
@@ -197,3 +204,38 @@ def test_a_recipe_that_renames_to_a_non_identifier_is_refused_on_load(tmp_path: 
     where = r"java\.toml: invalid rule file:(?s:.*)batch\.published\.rename"
     with pytest.raises(RuleError, match=where):
         load_rules("java", tmp_path)
+
+
+GO_MAIN = (
+    'package main\n\nimport (\n\t"fmt"\n\t"strings"\n)\n\n'
+    'func main() {\n\tfmt.Println(strings.ToUpper("a"))\n}\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (("", ""), None),
+        (('"strings"', '"strings"\n\t"sort"'), "imports ['sort'] without using them"),
+        (('\t"strings"\n', ""), "uses ['strings'] without importing them"),
+        (('"strings"', '"testing"'), "imports 'testing', which the batch does not"),
+        (('"strings"', 's "strings"'), "imports 'strings' under another name"),
+        (("func main() {", "func main() {\n\tfmt := 1\n\t_ = fmt"), "spells the package name"),
+        (("package main", "package other"), "not package main"),
+        (('"strings"', '"time"'), "imports 'time', which the batch does not"),
+        (("func main() {", "func main() {\n\t_ = crux_eq"), "uses a crux_ name it does not"),
+        (("func main() {", "func crux_eq() bool {\n\treturn true\n}\n\nfunc main() {"), None),
+    ],
+)
+def test_go_programs_batch_only_where_their_imports_compile_the_same_alone(
+    change: tuple[str, str], why: str | None
+) -> None:
+    """Go's batch has one import block: a program's imports go, so an unused or missing
+    import (a compile error alone) or a package name reused as a variable runs alone."""
+    rules = rules_for("go")
+    source = GO_MAIN.replace(*change) if change[0] else GO_MAIN
+    got = why_alone(rules, published_parts(rules, source))
+    if why is None:
+        assert got is None
+    else:
+        assert got is not None and why in got, got

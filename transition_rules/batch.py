@@ -46,6 +46,8 @@ def _why_whole_alone(rules: RuleFile, parts: ProgramParts) -> str | None:
         return "the program matches the language's batch.published.refuse pattern"
     if recipe.screen and syntax_errors(rules.lang, parts.function):
         return "syntax error seen before compiling"
+    if recipe.program_hook:
+        return hooks.PROGRAM_HOOKS[recipe.program_hook](parts.function)[1]
     return None
 
 
@@ -84,8 +86,12 @@ def compose(rules: RuleFile, parts: list[ProgramParts]) -> ComposedBatch:
         if b.item_hook and whole is None:
             function, entry = hooks.ITEM_HOOKS[b.item_hook](function, entry, k)
         if whole is not None:
+            if whole.program_hook:
+                function = hooks.PROGRAM_HOOKS[whole.program_hook](function)[0]
             function = rename_identifiers(rules.lang, function, whole.rename)
             entry = whole.rename.get(entry, entry)
+            if whole.item_hook:
+                function, entry = hooks.ITEM_HOOKS[whole.item_hook](function, entry, k)
         for pattern in (whole.hoist if whole else None, b.hoist):
             if not pattern:
                 continue

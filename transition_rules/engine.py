@@ -112,6 +112,14 @@ def load_rules(lang: str, directory: Path = RULES_DIR, dialect: str | None = Non
     if item_hook is not None and item_hook not in hooks.ITEM_HOOKS:
         known = sorted(hooks.ITEM_HOOKS)
         raise RuleError(f"{lang}: unknown batch.item_hook {item_hook!r}; known: {known}")
+    whole = rules.batch.published if rules.batch is not None else None
+    named = {
+        "item_hook": (whole.item_hook if whole else None, sorted(hooks.ITEM_HOOKS)),
+        "program_hook": (whole.program_hook if whole else None, sorted(hooks.PROGRAM_HOOKS)),
+    }
+    for field, (hook, known) in named.items():
+        if hook is not None and hook not in known:
+            raise RuleError(f"{lang}: unknown batch.published.{field} {hook!r}; known: {known}")
     return rules
 
 

@@ -75,21 +75,11 @@ _GO_KEEP = {"_", "main", "init", "fmt", "math", "os", "reflect", "sort", "strcon
             "strings", "unicode", "utf8"}  # fmt: skip
 
 
-def _go_rename(function: str, entry: str, k: int) -> tuple[str, str]:
-    """Go has one namespace per package: give the function's top-level names a suffix.
-
-    Every top-level function, type, var and const the translation declares (not methods,
-    which belong to their type) becomes ``name_cruxK``; each ``identifier`` and
-    ``type_identifier`` node spelling such a name is renamed (locals that shadow it too,
-    consistently), never text in strings or comments, selectors (``x.name``) or package
-    qualifiers. Names the harness itself declares at package level (``crux_*``, imports,
-    ``main``) are left alone, so a clash stays a compile error as it is alone.
-    """
+def _go_top_names(code: str) -> set[str]:
+    """The names Go code declares at package level: functions, types, vars, consts."""
     from tree_sitter import Node
 
-    from transition_rules.parsing import parse, rename_identifiers
-
-    root = parse("go", function)
+    from transition_rules.parsing import parse
 
     def spec_names(node: Node) -> list[Node]:
         out: list[Node] = []
@@ -104,17 +94,30 @@ def _go_rename(function: str, entry: str, k: int) -> tuple[str, str]:
         return out
 
     names: set[str] = set()
-    for top in root.named_children:
+    for top in parse("go", code).named_children:
         found: list[Node] = []
         if top.type == "function_declaration":
             n = top.child_by_field_name("name")
             found = [n] if n is not None else []
         elif top.type in ("type_declaration", "var_declaration", "const_declaration"):
             found = spec_names(top)
-        for n in found:
-            text = (n.text or b"").decode("utf-8")
-            if text and text not in _GO_KEEP and not text.startswith("crux_"):
-                names.add(text)
+        names.update(t for n in found if (t := (n.text or b"").decode("utf-8")))
+    return names
+
+
+def _go_rename(function: str, entry: str, k: int) -> tuple[str, str]:
+    """Go has one namespace per package: give the function's top-level names a suffix.
+
+    Every top-level function, type, var and const the translation declares (not methods,
+    which belong to their type) becomes ``name_cruxK``; each ``identifier`` and
+    ``type_identifier`` node spelling such a name is renamed (locals that shadow it too,
+    consistently), never text in strings or comments, selectors (``x.name``) or package
+    qualifiers. Names the harness itself declares at package level (``crux_*``, imports,
+    ``main``) are left alone, so a clash stays a compile error as it is alone.
+    """
+    from transition_rules.parsing import rename_identifiers
+
+    names = {n for n in _go_top_names(function) if n not in _GO_KEEP and not n.startswith("crux_")}
     if not names:
         return function, entry
     suffix = f"_crux{k}"
@@ -124,4 +127,103 @@ def _go_rename(function: str, entry: str, k: int) -> tuple[str, str]:
 
 ITEM_HOOKS: dict[str, ItemHook] = {
     "go_rename": _go_rename,
+}
+
+
+# Program hooks (a rule file's batch.published.program_hook): for a whole published
+# program whose batch form data can't say. (program) -> (program as the batch holds it,
+# why it must run alone instead or None)
+ProgramHook = Callable[[str], tuple[str, str | None]]
+
+
+def _go_batch_imports() -> dict[str, str]:
+    """The Go batch program's own imports: package name -> path (aliased ones too)."""
+    from transition_rules.engine import rules_for
+
+    b = rules_for("go").batch
+    block = re.search(r"^import \((.*?)^\)", b.program if b else "", re.M | re.S)
+    out: dict[str, str] = {}
+    for m in re.finditer(r'^\s*(\w+\s+)?"([^"]+)"\s*$', block.group(1) if block else "", re.M):
+        out[(m.group(1) or m.group(2).rsplit("/", 1)[-1]).strip()] = m.group(2)
+    return out
+
+
+def _go_published(program: str) -> tuple[str, str | None]:
+    """A whole Go program (``package main``, its imports, its ``main``) as a batch item.
+
+    The batch is one package with one import block, so the program's package clause and
+    imports go; it keeps its verdict only if they would compile the same way alone: every
+    package it imports is one the batch imports, unaliased, and it uses exactly the
+    packages it imports (alone, an unused import and an undeclared package are both
+    compile errors the batch would not see). A program that spells a package name as
+    anything but a package qualifier (a variable ``fmt``) runs alone as well. Helpers the
+    program declares under our ``crux_`` names (a published item's exact equality) are
+    its own: renamed ``pub_crux_...``, so the item hook gives them the item's suffix; a
+    ``crux_`` name it uses without declaring would be the batch's: it runs alone.
+    """
+    from transition_rules.parsing import identifiers, parse, rename_identifiers
+
+    own = {n: "pub_" + n for n in _go_top_names(program) if n.startswith("crux_")}
+    program = rename_identifiers("go", program, own)
+    if any(n.startswith("crux_") for n in identifiers("go", program)):
+        return program, "uses a crux_ name it does not declare (the batch's own)"
+    batch = _go_batch_imports()
+    names = {n for n in batch if not n.startswith("crux_")}
+    root = parse("go", program)
+    imported: set[str] = set()
+    cut: list[tuple[int, int]] = []
+    for top in root.named_children:
+        if top.type == "package_clause":
+            pkg = next((c for c in top.named_children if c.type == "package_identifier"), None)
+            if pkg is None or pkg.text != b"main":
+                return program, "not package main"
+            cut.append((top.start_byte, top.end_byte))
+        elif top.type == "import_declaration":
+            specs = [s for c in top.named_children
+                     for s in ([c] if c.type == "import_spec" else c.named_children)
+                     if s.type == "import_spec"]  # fmt: skip
+            for s in specs:
+                path_node = s.child_by_field_name("path")
+                path = (path_node.text or b"").decode("utf-8").strip('"`') if path_node else ""
+                if s.child_by_field_name("name") is not None:
+                    return program, f"imports {path!r} under another name"
+                name = path.rsplit("/", 1)[-1]
+                if batch.get(name) != path:
+                    return program, f"imports {path!r}, which the batch does not"
+                imported.add(name)
+            cut.append((top.start_byte, top.end_byte))
+    used: set[str] = set()
+    outside = ("package_clause", "import_declaration")
+    stack = [n for n in root.named_children if n.type not in outside]
+    while stack:
+        node = stack.pop()
+        if node.type in ("identifier", "package_identifier", "type_identifier"):
+            text = (node.text or b"").decode("utf-8")
+            if text in names:
+                parent = node.parent
+                qualifier = parent is not None and (
+                    parent.type == "selector_expression"
+                    and parent.child_by_field_name("operand") == node
+                    or parent.type == "qualified_type"
+                    and parent.child_by_field_name("package") == node
+                )
+                if not qualifier:
+                    return program, f"spells the package name {text!r} as an identifier"
+                used.add(text)
+            continue
+        stack.extend(node.children)
+    if used != imported:
+        return program, (
+            f"imports {sorted(imported - used)} without using them"
+            if imported - used
+            else f"uses {sorted(used - imported)} without importing them"
+        )
+    data = program.encode("utf-8")
+    for start, end in sorted(cut, reverse=True):
+        data = data[:start] + data[end:]
+    return data.decode("utf-8"), None
+
+
+PROGRAM_HOOKS: dict[str, ProgramHook] = {
+    "go_published": _go_published,
 }

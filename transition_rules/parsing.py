@@ -202,6 +202,19 @@ def token_pattern(text: str) -> str:
     return head + re.escape(text) + tail
 
 
+def identifiers(lang: str, code: str) -> set[str]:
+    """Every identifier (and type identifier) ``code`` spells, outside strings and comments."""
+    found: set[str] = set()
+    stack = [parse(lang, code)]
+    while stack:
+        node = stack.pop()
+        if node.type in ("identifier", "type_identifier"):
+            found.add((node.text or b"").decode("utf-8"))
+            continue
+        stack.extend(node.children)
+    return found
+
+
 def rename_identifiers(lang: str, code: str, names: dict[str, str]) -> str:
     """``code`` with every identifier (and type identifier) that spells a key of
     ``names`` spelled as its value; strings and comments are left as they are."""

@@ -251,6 +251,12 @@ class PublishedBatch(_Strict):
     # entry's name too: for a name its batch declares as well (Java's class ``Main``) or
     # that the language allows once per program (C#'s entry point ``Main``)
     rename: dict[_S, _S] = {}
+    # named hooks (transition_rules/hooks.py) where data can't say it: ``item_hook``
+    # (ITEM_HOOKS) rewrites the program as the batch's item hook does a function (Go's
+    # package-level names get a suffix), after ``rename``; ``program_hook``
+    # (PROGRAM_HOOKS) gives the program as the batch holds it, or why it runs alone
+    item_hook: _S | None = None
+    program_hook: _S | None = None
 
     @field_validator("entry", "hoist", "refuse")
     @classmethod

@@ -14,7 +14,9 @@ harness programs many per process, and whole published programs too where the la
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +57,10 @@ _NO_SIGNAL = {Verdict.infra_error}
 class AuditOptions:
     agreement: int = DEFAULT_COUNT  # generated cases besides the seed's example
     repeat: int = DEFAULT_REPEAT  # re-runs of our harness, for flakiness
+    # languages audited at once (as the audit flow's task runner does): one language's
+    # preparing and judging in Python, or its last batch, leaves the other's programs the
+    # sandbox slots; the host's slots still bound how many programs run at once
+    languages_at_once: int = 2
 
 
 def audit(
@@ -65,9 +71,11 @@ def audit(
     progress: Callable[[str, int, int], None] | None = None,
     options: AuditOptions | None = None,
     cases: Mapping[str, list[Case]] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> list[AuditRecord]:
     """Audit every item of ``benchmark``; ``cases``: agreement cases by seed id, when
-    the caller computed them already (else computed here for the seeds items name)."""
+    the caller computed them already (else computed here for the seeds items name);
+    ``timings`` gets each language's wall seconds."""
     options = options or AuditOptions()
     read = read_audit_input(benchmark, languages)
     typed, rejected = seed_maps(checks)
@@ -78,12 +86,23 @@ def audit(
     prog = tracker()
     for lang, items in sorted(read.items.items()):
         prog.start(lang, len(items))
-    for n_lang, (lang, items) in enumerate(sorted(read.items.items())):
+    langs = sorted(read.items)
+    got: dict[str, list[AuditRecord]] = {}
+
+    def one(n_lang: int, lang: str) -> None:
         if progress:
-            progress(lang, n_lang, len(read.items))
-        records += audit_language(
-            lang, items, typed, rejected, cases, backend, options, read.files.get(lang, "")
-        )
+            progress(lang, n_lang, len(langs))
+        t0 = time.monotonic()
+        got[lang] = audit_language(lang, read.items[lang], typed, rejected, cases,
+                                   backend, options, read.files.get(lang, ""))  # fmt: skip
+        if timings is not None:
+            timings[lang] = time.monotonic() - t0
+
+    with ThreadPoolExecutor(max(1, options.languages_at_once)) as pool:
+        for f in [pool.submit(one, n, lang) for n, lang in enumerate(langs)]:
+            f.result()
+    for lang in langs:
+        records += got[lang]
     return records
 
 
@@ -142,12 +161,14 @@ def audit_language(
     owns = [j for j in jobs if j.own is not None]
     pubs = [j for j in jobs if j.published is not None]
     muts = [(j, m) for j in jobs for m in j.mutants]
-    programs = [j.own for j in owns] + [j.published for j in pubs] + [m for _, m in muts]
+    # our harness programs go first, on their own: the repeats send the same programs,
+    # so a batched engine composes the same batches and a compile cache has them
+    own_res = dict(zip(map(id, owns), backend.execute([j.own for j in owns if j.own])))
+    programs = [j.published for j in pubs] + [m for _, m in muts]
     results = backend.execute([p for p in programs if p is not None])
-    own_res = dict(zip(map(id, owns), results[: len(owns)]))
-    pub_res = dict(zip(map(id, pubs), results[len(owns) : len(owns) + len(pubs)]))
+    pub_res = dict(zip(map(id, pubs), results[: len(pubs)]))
     mut_res: dict[int, list[RunResult]] = {}
-    for (j, _), res in zip(muts, results[len(owns) + len(pubs) :]):
+    for (j, _), res in zip(muts, results[len(pubs) :]):
         mut_res.setdefault(id(j), []).append(res)
     for j in owns:
         _judge_own(j, own_res[id(j)])
