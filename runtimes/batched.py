@@ -28,8 +28,9 @@ How it keeps the verdicts identical:
 * a whole published program (``ProgramParts.whole``, judged by its exit status) is an
   item where the language's rules say how to hold one (``[batch.published]``): it passes
   when it finishes, fails with the status of an ``EXIT n`` line it writes (a failed
-  assertion its item caught); one that ends the process, or stalls where its runtime
-  variant allows it longer than the batch does, is re-run alone;
+  assertion its item caught; ``EXIT SIGn``: the signal that would end it alone); one
+  that ends the process, or stalls where its runtime variant allows it longer than the
+  batch does, is re-run alone;
 * programs the engine can't batch (no parts; a runtime variant or ``exit_status``
   judging without whole-program parts) run on the inner backend as they are.
 """
@@ -73,8 +74,9 @@ _ITEM_RE = re.compile(r"^ITEM (\d+)$")
 _NOTE_RE = re.compile(r"^BATCH (END|NOSTART|SLOW) (\d+)(?: (\S+))?(?: (-?\d+))?$")
 _ALONE_RE = re.compile(r"^BATCH ALONE (\d+) (DONE|EXIT|TIMEOUT|FLOODED) (-?\d+) ([01]) (\d+)$")
 _ALONE_END_RE = re.compile(r"^BATCH ALONE-END (\d+)$")
-# a whole published program's item caught its failed assertion: its exit, as alone
-_EXIT_RE = re.compile(r"^EXIT (\d+)(?: (.*))?$")
+# a whole published program's item caught its failed assertion: its exit status, or the
+# signal that would have ended it alone (``EXIT SIG6``: C++'s assert aborts)
+_EXIT_RE = re.compile(r"^EXIT (?:(\d+)|SIG(\d+))(?: (.*))?$")
 _ALONE_ERR_RE = re.compile(r"=== crux alone (\d+) ===\n(.*?)\n=== crux alone end ===\n", re.S)
 
 
@@ -517,7 +519,11 @@ class _Group:
                 if self.progs[i].judge == "exit_status":
                     ex = next(filter(None, map(_EXIT_RE.match, seg.text.get(k, []))), None)
                     if ex is not None:
-                        run.exit_code, run.stderr = int(ex.group(1)), ex.group(2) or ""
+                        run.stderr = ex.group(3) or ""
+                        if ex.group(2) is not None:
+                            run.exit_code, run.signal = None, int(ex.group(2))
+                        else:
+                            run.exit_code = int(ex.group(1))
             else:
                 unreached.append(i)
             if run is not None:

@@ -86,6 +86,30 @@ CRUXEVAL_X_STYLE = {
         "\tif got := candidate(4); got != {expected} {\n"
         '\t\tpanic(fmt.Sprintf("got %d", got))\n\t}\n\t_ = strings.ToUpper\n}\n'
     ),
+    # luaunit sets the status; here through an os.exit inside a pcall, which alone ends
+    # the program with it (a batch that let the pcall catch it would reach os.exit(5))
+    "lua": (
+        "function f(n)\n    return n * 2\nend\n\nlu = require('luaunit')\n\n"
+        "function test_humaneval()\nlocal candidate = f\n"
+        "    lu.assertEquals(candidate(4), {expected})\n"
+        "end\n\nseen = (seen or 0) + 1\nif seen ~= 1 then os.exit(4) end\n"
+        "local failures = lu.LuaUnit.run()\n"
+        "pcall(function() os.exit(failures) end)\nos.exit(5)\n"
+    ),
+    "pl": (
+        "sub f {\n    my ($n) = @_;\n    return $n * 2;\n}\nuse Test::Deep;\n"
+        "our $seen; $seen++; exit 4 if $seen != 1;\n"
+        "sub testhumaneval {\n    my $candidate = \\&f;\n"
+        '        if(eq_deeply($candidate->(4),{expected})) {\n        print "ok!" }else{\n'
+        "        exit 1;\n        }\n}\n\ntesthumaneval();\n"
+    ),
+    # no `<?php` tag, as CRUXEval-X publishes them (the published variant adds one); the
+    # test is called before it is declared (top-level functions are hoisted)
+    "php": (
+        "function f($n) {\n    return $n * 2;\n}\n\ntest();\n\nfunction candidate(...$args) {\n"
+        "    return f(...$args);\n}\n\nfunction test(): void {\n"
+        '    if (candidate(4) !== {expected}) { throw new Exception("Test failed!"); }\n}\n'
+    ),
     "cpp": (
         "#include<assert.h>\n#include<bits/stdc++.h>\nlong f(long n) {\n    return n * 2;\n}\n"
         "int main() {\n    auto candidate = f;\n    assert(candidate((4)) == ({expected}));\n}\n"
@@ -237,5 +261,42 @@ def test_go_programs_batch_only_where_their_imports_compile_the_same_alone(
     got = why_alone(rules, published_parts(rules, source))
     if why is None:
         assert got is None
+    else:
+        assert got is not None and why in got, got
+
+
+@pytest.mark.parametrize(
+    ("lang", "source", "why"),
+    [
+        # C++: the batch calls main as a function and can't read its value
+        ("cpp", "int main() {\n    assert(1 == 1);\n}\n", None),
+        ("cpp", "int main() {\n    auto g = [] { return 5; };\n    return 0;\n}\n", None),
+        ("cpp", "int main() {\n    if (2 > 1) return 1;\n    return 0;\n}\n", "main returns"),
+        # PHP: statements go into crux_main, declarations stay; what can't is alone
+        ("php", "function f() { return 1; }\nif (f() !== 1) { throw new Exception(); }\n", None),
+        ("php", "function crux_eq($a, $b) { return $a === $b; }\ncrux_eq(1, 1);\n", None),
+        ("php", "function f() { return 1; }\nif (f() !== 1) { exit(1); }\n", "refuse pattern"),
+        ("php", "if (!crux_eq(1, 1)) { throw new Exception(); }\n", "'crux_eq', a crux_ name"),
+        ("php", "Some prose.\n<?php\necho 1;\n", "text outside <?php"),
+        ("php", "function f() { global $x; return $x; }\n$x = 1;\nf();\n", "refuse pattern"),
+        # Lua and Perl: what would reach past the item, or catch its exit, runs alone
+        ("lua", "x = 1\nos.exit(x == 1)\n", None),
+        ("lua", "coroutine.wrap(function() os.exit(1) end)()\n", "refuse pattern"),
+        ("lua", "string.up = string.upper\n", "refuse pattern"),
+        ("lua", "s = [=====[ ]=====]\n", "refuse pattern"),
+        ("pl", "sub f { return 1 }\nexit(f() == 1 ? 0 : 1);\n", None),
+        ("pl", "eval { exit 1 };\n", "refuse pattern"),
+        ("pl", "END { print 1 }\n", "refuse pattern"),
+        ("pl", "return 1;\n", "refuse pattern"),
+    ],
+)
+def test_whole_programs_run_alone_where_a_batch_would_change_them(
+    lang: str, source: str, why: str | None
+) -> None:
+    """The recipes' refusals (hooks and patterns) for what a batch can't hold as alone."""
+    rules = rules_for(lang)
+    got = why_alone(rules, published_parts(rules, source))
+    if why is None:
+        assert got is None, got
     else:
         assert got is not None and why in got, got

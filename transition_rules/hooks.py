@@ -224,6 +224,100 @@ def _go_published(program: str) -> tuple[str, str | None]:
     return data.decode("utf-8"), None
 
 
+# top-level PHP nodes that declare (alone, functions and classes are declared before the
+# first statement runs; a namespace block does the same) and may not stand in a function
+_PHP_DECLARATIONS = frozenset({
+    "function_definition", "class_declaration", "interface_declaration",
+    "trait_declaration", "enum_declaration", "const_declaration", "comment",
+})  # fmt: skip
+
+
+def _php_crux_renamed(source: str) -> tuple[str, str | None]:
+    """The functions a PHP program declares under our ``crux_`` names (a published item's
+    exact equality), renamed ``pub_crux_...``: the batch declares its own globally, and
+    a namespace's function may not shadow one (``crux_batch_clash``). A ``crux_`` name
+    it uses without declaring would be the batch's: why it runs alone."""
+    from transition_rules.parsing import parse
+
+    data = source.encode("utf-8")
+    root = parse("php", source)
+    names: list[tuple[int, str]] = []
+    declared: set[str] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "name" and (node.parent is None or node.parent.type != "variable_name"):
+            text = (node.text or b"").decode("utf-8")
+            if text.lower().startswith("crux_"):
+                names.append((node.start_byte, text.lower()))
+                if node.parent is not None and node.parent.type == "function_definition":
+                    declared.add(text.lower())
+            continue
+        stack.extend(node.children)
+    if undeclared := sorted({n for _, n in names} - declared):
+        return source, f"uses {undeclared[0]!r}, a crux_ name it does not declare (the batch's)"
+    for start, _ in sorted(names, reverse=True):
+        data = data[:start] + b"pub_" + data[start:]
+    return data.decode("utf-8"), None
+
+
+def _php_published(program: str) -> tuple[str, str | None]:
+    """A whole PHP script as a batch item: its declarations stay at the item namespace's
+    top level, its statements become the body of ``crux_main()``, which the item calls.
+
+    In a batch every item's top level runs when the file loads, so the statements can't
+    stay there. Their variables become the function's locals, as only the statements
+    see them (``global`` and ``$GLOBALS``, which would tell, run alone by the batch's
+    refuse pattern). Text outside ``<?php`` (printed alone) runs alone.
+    """
+    from transition_rules.parsing import parse, tagged
+
+    source, why = _php_crux_renamed(tagged("php", program)[0])
+    if why is not None:
+        return program, why
+    data = source.encode("utf-8")
+    declared: list[str] = []
+    statements: list[str] = []
+    for top in parse("php", source).children:
+        text = data[top.start_byte : top.end_byte].decode("utf-8")
+        if top.type == "php_tag":
+            continue
+        if top.type in ("text", "text_interpolation"):
+            return program, "has text outside <?php (PHP prints it)"
+        (declared if top.type in _PHP_DECLARATIONS else statements).append(text)
+    return "\n".join([*declared, "function crux_main() {", *statements, "}"]), None
+
+
+def _cpp_published(program: str) -> tuple[str, str | None]:
+    """A whole C++ program keeps its verdict in a batch only where its ``main`` returns
+    nothing but 0: the batch calls it as a function, whose value it can't read (a
+    ``main`` that falls off its end returns 0 alone, but no value as a function)."""
+    from transition_rules.parsing import parse
+
+    stack = list(parse("cpp", program).named_children)
+    while stack:
+        node = stack.pop()
+        if node.type != "function_definition":
+            continue
+        declarator = node.child_by_field_name("declarator")
+        name = declarator.child_by_field_name("declarator") if declarator else None
+        if name is None or name.text != b"main":
+            continue
+        inside = [node.child_by_field_name("body")]
+        while inside:
+            n = inside.pop()
+            if n is None or n.type == "lambda_expression":
+                continue  # a lambda's return is its own
+            if n.type == "return_statement":
+                value = [c for c in n.named_children if c.type != "comment"]
+                if value and (value[0].text or b"").strip() != b"0":
+                    return program, "main returns a status other than 0"
+            inside.extend(n.named_children)
+    return program, None
+
+
 PROGRAM_HOOKS: dict[str, ProgramHook] = {
+    "cpp_published": _cpp_published,
     "go_published": _go_published,
+    "php_published": _php_published,
 }

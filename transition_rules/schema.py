@@ -227,8 +227,9 @@ class PublishedBatch(_Strict):
     A failure need not end the batch: ``wrap`` (around the program, ``{program}``;
     ``{entry}`` too) or ``body`` may catch what alone would end the program with a status
     (an assertion error: status 1) and write ``EXIT <status> <message>`` to the verdict
-    file instead (``crux_line``); the engine reads that as the item's exit. Anything else
-    that ends the process makes the batched engine re-run the item alone.
+    file instead (``crux_line``; ``EXIT SIG<n>``: the signal that alone would end it); the
+    engine reads that as the item's exit. Anything else that ends the process makes the
+    batched engine re-run the item alone.
     """
 
     body: _S = ""

@@ -47,8 +47,12 @@ def seed_cases(
     """The seed's example plus up to ``n_agreement`` inputs Python agrees on, per seed.
 
     The Python oracle runs in batches across seeds (a few child interpreters for
-    :data:`CASES_CHUNK` seeds); with ``store``, each chunk is stored as it finishes.
+    :data:`CASES_CHUNK` seeds), one chunk while the next one's inputs are generated (the
+    generator holds this process's interpreter, the oracle runs in children); with
+    ``store``, each chunk is stored as it finishes.
     """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from cruxforge.store import cases_key
 
     out: dict[str, list[Case]] = {}
@@ -59,17 +63,25 @@ def seed_cases(
             todo.append(s)
         else:
             out[s.id] = got
-    for i in range(0, len(todo), CASES_CHUNK):
-        chunk = todo[i : i + CASES_CHUNK]
-        inputs = [candidate_inputs(s, n_agreement) for s in chunk]
-        results = python_run_many(list(zip(chunk, inputs)))
-        for s, ins, res in zip(chunk, inputs, results):
+    def settle(chunk: list[TypedSeed], inputs: list[Any], running: Future[Any]) -> None:
+        for s, ins, res in zip(chunk, inputs, running.result()):
             got = agreement_cases(s, lambda _s, _i, r=res: r, n_agreement, inputs=ins)  # type: ignore[misc]
             out[s.id] = got
             if store is not None:
                 key = cases_key(s, n_agreement)
                 store.put_cases(key, got)
                 store.event("cases_computed", key, id=s.id)
+
+    with ThreadPoolExecutor(max_workers=1) as oracle:
+        pending: tuple[list[TypedSeed], list[Any], Future[Any]] | None = None
+        for i in range(0, len(todo), CASES_CHUNK):
+            chunk = todo[i : i + CASES_CHUNK]
+            inputs = [candidate_inputs(s, n_agreement) for s in chunk]
+            if pending is not None:
+                settle(*pending)
+            pending = (chunk, inputs, oracle.submit(python_run_many, list(zip(chunk, inputs))))
+        if pending is not None:
+            settle(*pending)
     return {s.id: out[s.id] for s in seeds}
 
 
