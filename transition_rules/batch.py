@@ -44,6 +44,8 @@ def _why_whole_alone(rules: RuleFile, parts: ProgramParts) -> str | None:
         return "the program holds the entry token"
     if recipe.refuse and re.search(recipe.refuse, parts.function, re.M):
         return "the program matches the language's batch.published.refuse pattern"
+    if recipe.batch_refuse and b.refuse and re.search(b.refuse, parts.function, re.M):
+        return "the program matches the language's batch.refuse pattern"
     if recipe.screen and syntax_errors(rules.lang, parts.function):
         return "syntax error seen before compiling"
     if recipe.program_hook:

@@ -232,35 +232,6 @@ _PHP_DECLARATIONS = frozenset({
 })  # fmt: skip
 
 
-def _php_crux_renamed(source: str) -> tuple[str, str | None]:
-    """The functions a PHP program declares under our ``crux_`` names (a published item's
-    exact equality), renamed ``pub_crux_...``: the batch declares its own globally, and
-    a namespace's function may not shadow one (``crux_batch_clash``). A ``crux_`` name
-    it uses without declaring would be the batch's: why it runs alone."""
-    from transition_rules.parsing import parse
-
-    data = source.encode("utf-8")
-    root = parse("php", source)
-    names: list[tuple[int, str]] = []
-    declared: set[str] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if node.type == "name" and (node.parent is None or node.parent.type != "variable_name"):
-            text = (node.text or b"").decode("utf-8")
-            if text.lower().startswith("crux_"):
-                names.append((node.start_byte, text.lower()))
-                if node.parent is not None and node.parent.type == "function_definition":
-                    declared.add(text.lower())
-            continue
-        stack.extend(node.children)
-    if undeclared := sorted({n for _, n in names} - declared):
-        return source, f"uses {undeclared[0]!r}, a crux_ name it does not declare (the batch's)"
-    for start, _ in sorted(names, reverse=True):
-        data = data[:start] + b"pub_" + data[start:]
-    return data.decode("utf-8"), None
-
-
 def _php_published(program: str) -> tuple[str, str | None]:
     """A whole PHP script as a batch item: its declarations stay at the item namespace's
     top level, its statements become the body of ``crux_main()``, which the item calls.
@@ -268,24 +239,51 @@ def _php_published(program: str) -> tuple[str, str | None]:
     In a batch every item's top level runs when the file loads, so the statements can't
     stay there. Their variables become the function's locals, as only the statements
     see them (``global`` and ``$GLOBALS``, which would tell, run alone by the batch's
-    refuse pattern). Text outside ``<?php`` (printed alone) runs alone.
+    refuse pattern). Text outside ``<?php`` (printed alone) runs alone. The functions
+    it declares under our ``crux_`` names (a published item's exact equality) are
+    renamed ``pub_crux_...``: the batch declares its own globally, and a namespace's
+    function may not shadow one (``crux_batch_clash``); a ``crux_`` name it uses without
+    declaring would be the batch's, so it runs alone. PHP's names are case-insensitive.
     """
     from transition_rules.parsing import parse, tagged
 
-    source, why = _php_crux_renamed(tagged("php", program)[0])
-    if why is not None:
-        return program, why
+    source = tagged("php", program)[0]
     data = source.encode("utf-8")
-    declared: list[str] = []
+    root = parse("php", source)
+    crux: list[int] = []  # where a crux_ name starts
+    used: set[str] = set()
+    declared: set[str] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "name" and (node.parent is None or node.parent.type != "variable_name"):
+            text = (node.text or b"").decode("utf-8").lower()
+            if text.startswith("crux_"):
+                crux.append(node.start_byte)
+                used.add(text)
+                if node.parent is not None and node.parent.type == "function_definition":
+                    declared.add(text)
+            continue
+        stack.extend(node.children)
+    if undeclared := sorted(used - declared):
+        return program, f"uses {undeclared[0]!r}, a crux_ name it does not declare (the batch's)"
+
+    def renamed(start: int, end: int) -> str:
+        out, at = b"", start
+        for off in sorted(o for o in crux if start <= o < end):
+            out, at = out + data[at:off] + b"pub_", off
+        return (out + data[at:end]).decode("utf-8")
+
+    declarations: list[str] = []
     statements: list[str] = []
-    for top in parse("php", source).children:
-        text = data[top.start_byte : top.end_byte].decode("utf-8")
+    for top in root.children:
         if top.type == "php_tag":
             continue
         if top.type in ("text", "text_interpolation"):
             return program, "has text outside <?php (PHP prints it)"
-        (declared if top.type in _PHP_DECLARATIONS else statements).append(text)
-    return "\n".join([*declared, "function crux_main() {", *statements, "}"]), None
+        text = renamed(top.start_byte, top.end_byte)
+        (declarations if top.type in _PHP_DECLARATIONS else statements).append(text)
+    return "\n".join([*declarations, "function crux_main() {", *statements, "}"]), None
 
 
 def _cpp_published(program: str) -> tuple[str, str | None]:
@@ -294,9 +292,7 @@ def _cpp_published(program: str) -> tuple[str, str | None]:
     ``main`` that falls off its end returns 0 alone, but no value as a function)."""
     from transition_rules.parsing import parse
 
-    stack = list(parse("cpp", program).named_children)
-    while stack:
-        node = stack.pop()
+    for node in parse("cpp", program).named_children:
         if node.type != "function_definition":
             continue
         declarator = node.child_by_field_name("declarator")

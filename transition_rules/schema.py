@@ -222,7 +222,8 @@ class PublishedBatch(_Strict):
     (scripts). ``body`` gets ``{entry}``: the item's statement that runs the program.
     ``hoist``: text moved out of the program besides ``BatchRules.hoist`` (e.g.
     ``#undef NDEBUG``). ``refuse``: programs it matches run alone; it replaces
-    ``BatchRules.refuse`` (which guards our helpers' names, used by published code itself).
+    ``BatchRules.refuse`` (which guards our helpers' names, used by published code itself),
+    unless ``batch_refuse`` says that pattern applies to whole programs too.
 
     A failure need not end the batch: ``wrap`` (around the program, ``{program}``;
     ``{entry}`` too) or ``body`` may catch what alone would end the program with a status
@@ -248,6 +249,7 @@ class PublishedBatch(_Strict):
     # the one for functions checks what a program that compiles alone never needs
     item: _S | None = None
     refuse: _S | None = None
+    batch_refuse: bool = False  # BatchRules.refuse applies to whole programs as well
     # identifiers renamed in the program (tree-sitter: never in strings or comments), the
     # entry's name too: for a name its batch declares as well (Java's class ``Main``) or
     # that the language allows once per program (C#'s entry point ``Main``)
