@@ -40,8 +40,8 @@ def _fit(code: str, slot: str, answer: str, names: tuple[str, ...] = ("f",)) -> 
         ("crux_eq($candidate->(1), 2)", "$candidate->(1)", "f(3, [4])", "$candidate->(3, [4])"),
         ("(crux-equal? (candidate 1) 2)", "(candidate 1)", "(f 3 '(4))", "(candidate 3 '(4))"),
         ("(crux-equal? (candidate 1) 2)", "(candidate 1)", "3 \"x\"", "(candidate 3 \"x\")"),
-        ('crux_same "$(candidate 1)" x', "$(candidate 1)", "$(f 7 8)", "$(candidate 7 8)"),
-        ('crux_same "$(candidate 1)" x', "$(candidate 1)", "7 8", "$(candidate 7 8)"),
+        ('crux_is str "$(candidate 1)" x', "$(candidate 1)", "$(f 7 8)", "$(candidate 7 8)"),
+        ('crux_is str "$(candidate 1)" x', "$(candidate 1)", "7 8", "$(candidate 7 8)"),
         # a harness that calls the function by its own name (Java, Go, C++, C#, Scala)
         ("if (!crux_eq(f(-4096L), 19L))", "f(-4096L)", "-4096L", "f(-4096L)"),
         ("if (!crux_eq(f(-4096L), 19L))", "f(-4096L)", "candidate(5L)", "f(5L)"),

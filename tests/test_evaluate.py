@@ -157,6 +157,25 @@ def test_screen_accepts_plain_answers(release: Path) -> None:
         assert screen_answer(items[(lang, "demo_0")], task, answer)[0] is None, (lang, answer)
 
 
+def test_screen_allows_names_the_items_own_literal_uses() -> None:
+    """C#'s Union values are written with a cast to object: the item's own expected
+    value is not rejected for it, while an answer to another item still is."""
+    from cruxforge.evaluate.items import EvalItem
+
+    harness = '        if (!Equals(f("ab"), (object)("melon"))) throw new Exception("x");\n'
+    code = "public static class Problem {\n    public static object f(string s) => s;\n" + harness
+    item = EvalItem(id="1", lang="cs", code=code + "}\n", line=0,
+                    input_reasoning=harness.replace('"ab"', "????"),
+                    output_reasoning=harness.replace('(object)("melon")', "????"))  # fmt: skip
+    assert screen_answer(item, "output", '(object)("lemon")')[0] is None
+    plain_code = code.replace('(object)("melon")', '"melon"') + "}\n"
+    plain = EvalItem(id="2", lang="cs", code=plain_code, line=0,
+                     input_reasoning=item.input_reasoning.replace('(object)("melon")', '"melon"'),
+                     output_reasoning=item.output_reasoning)  # fmt: skip
+    reason = screen_answer(plain, "output", '(object)("lemon")')[0]
+    assert reason is not None and "object" in reason
+
+
 # ------------------------------------------------------------------ with execution
 
 

@@ -64,7 +64,7 @@ def _with_helper(rules: RuleFile) -> RuleFile:
 
 def test_natural_languages_are_most_of_them() -> None:
     # py's only test is natural already; the others here carry [published.natural]
-    assert len(NATURAL) >= 13, NATURAL
+    assert len(NATURAL) >= 17, NATURAL
 
 
 @pytest.mark.parametrize("lang", NATURAL)
@@ -80,9 +80,11 @@ def test_natural_items_show_no_helper(lang: str) -> None:
             assert text.count("????") == 1, (lang, it.id, text)
         leaked = [ln for ln in helper_lines if ln in it.code]
         assert not leaked, (lang, it.id, leaked[:3])
+    close = rules.published.natural.close if rules.published.natural else None
     for s, _, it in items:  # a float result is never compared by a natural ==
-        if "float" in str(s.signature.result_type()):
-            assert not it.natural, (lang, it.id)
+        if "float" in str(s.signature.result_type()) and it.natural:
+            assert close is not None and str(s.signature.result_type()) == "float", it.id
+            assert close.prelude.strip() in it.code, (lang, it.id)
 
 
 def test_natural_test_schema_rejects_float_and_unknown_kinds() -> None:
@@ -92,19 +94,35 @@ def test_natural_test_schema_rejects_float_and_unknown_kinds() -> None:
         NaturalTest(harness="{call} == {expected}", exact=["int", "hashmap"])
 
 
+def test_a_value_the_natural_test_would_misread_keeps_our_helper() -> None:
+    """Shell's $(...) drops a str's trailing newlines: an expected value ending in one
+    gets our helper's test (helper_when), the same item without it the natural one."""
+    rules = rules_for("sh")
+    assert rules.published.natural is not None and rules.published.natural.helper_when
+    seed, fn, item = next((s, fn, it) for s, fn, it in _items("sh")
+                          if it.natural and str(s.signature.result_type()) == "str")  # fmt: skip
+    args = seed_case(seed).args
+    plain = render_published(rules, seed, fn, Case(args, "two\nlines"))
+    trailing = render_published(rules, seed, fn, Case(args, "two\nlines\n"))
+    assert plain.natural and "crux_" not in plain.output_reasoning
+    assert not trailing.natural and "crux_is 'str'" in trailing.code
+    with pytest.raises(ValidationError, match="helper_when"):
+        NaturalTest(harness="{call} == {expected}", exact=["int"], helper_when="(")
+
+
 def test_release_counts_items_with_our_helper(tmp_path: Path) -> None:
     from cruxforge.release.write import published_items
     from cruxforge.translate.loop import ItemReport
 
     seeds = _seeds()
-    refs = load_references(DEMO_REFS / "cpp.jsonl")
+    refs = load_references(DEMO_REFS / "cs.jsonl")  # its lists, maps and sets: our helper
     reports = [
-        ItemReport(id=s.id, lang="cpp", status="validated", code=refs[s.id])
+        ItemReport(id=s.id, lang="cs", status="validated", code=refs[s.id])
         for s in seeds
         if s.id in refs
     ]
     flags: list[bool] = []
-    items = published_items(seeds, reports, "cpp", natural=flags)
+    items = published_items(seeds, reports, "cs", natural=flags)
     assert len(flags) == len(items) and 0 < flags.count(False) < len(flags)
     for it, nat in zip(items, flags):
         assert ("crux_eq(" in it["code"]) is not nat, it["id"]
@@ -161,7 +179,8 @@ def test_natural_test_agrees_with_our_helper_on_gold_and_mutant(lang: str) -> No
     picked: list[tuple[TypedSeed, str]] = []
     seen: set[str] = set()
     natural = [(s, fn) for s, fn, it in _items(lang) if it.natural and _has_mutant(s)]
-    for s, fn in sorted(natural, key=lambda x: str(x[0].signature.result_type()) in seen):
+    # a float result first (its close test), then distinct result types
+    for s, fn in sorted(natural, key=lambda x: str(x[0].signature.result_type()) != "float"):
         t = str(s.signature.result_type())
         if t not in seen and len(picked) < PER_LANGUAGE:
             seen.add(t)
@@ -187,3 +206,53 @@ def test_natural_test_agrees_with_our_helper_on_gold_and_mutant(lang: str) -> No
               if r.verdict not in (Verdict.passed, Verdict.wrong_answer)}  # fmt: skip
     assert not bad, f"{bad}\n{detail}"
     assert len(verdicts) == 2 * len(picked) and picked
+
+
+CLOSE = [lang for lang in NATURAL if (n := rules_for(lang).published.natural) and n.close]
+# the float seed (demo_1: the mean of a list of floats) where its list argument renders
+# without our helpers (not D's crux_list!)
+CLOSE_DEMO = [lang for lang in CLOSE
+              if any(s.id == "demo_1" and it.natural for s, _, it in _items(lang))]  # fmt: skip
+INF, NAN = float("inf"), float("nan")
+# (the argument, the expected value, whether the test passes): the close helper's
+# tolerance is our helper's, NaN and the infinities included
+CLOSE_CASES = [
+    ([1.0, 2.0], 1.5 + 1e-7, True),
+    ([1.0, 2.0], 1.5 + 1e-3, False),
+    ([NAN], NAN, True),
+    ([NAN], 1.0, False),
+    ([INF, 1.0], INF, True),
+    ([INF], -INF, False),
+    ([INF], 1.0, False),
+]
+
+
+def test_most_languages_publish_a_float_result_with_their_close_test() -> None:
+    assert len(CLOSE) >= 16 and len(CLOSE_DEMO) >= 15, (CLOSE, CLOSE_DEMO)
+
+
+@pytest.mark.slow
+@pytest.mark.toolchains
+@pytest.mark.parametrize("lang", CLOSE_DEMO)
+def test_close_test_agrees_with_our_helper_on_nan_infinity_and_tolerance(lang: str) -> None:
+    """A float result's close test (demo_1, the mean of a list of floats) against our
+    helper's, on values at the edges of the tolerance."""
+    b = _backend(lang)
+    rules = rules_for(lang)
+    helper = _with_helper(rules)
+    seed, fn, item = next(x for x in _items(lang) if x[0].id == "demo_1")
+    assert item.natural and str(seed.signature.result_type()) == "float"
+    programs = []
+    for i, (xs, want, _) in enumerate(CLOSE_CASES):
+        for form, r in (("close", rules), ("helper", helper)):
+            code = render_published(r, seed, fn, Case((xs,), want)).code
+            programs.append(_program(lang, f"{i}:{form}", code))
+    results = b.execute(programs)
+    bad = []
+    for i, (xs, want, passes) in enumerate(CLOSE_CASES):
+        close, ours = (r.verdict for r in results[2 * i : 2 * i + 2])
+        if close is not ours or (close is Verdict.passed) is not passes:
+            bad.append(f"mean({xs}) vs {want}: close {close.value}, helper {ours.value}")
+    detail = {p.id: (r.compile_output or r.stderr)[-300:] for p, r in zip(programs, results)
+              if r.verdict not in (Verdict.passed, Verdict.wrong_answer)}  # fmt: skip
+    assert not bad, f"{bad}\n{detail}"

@@ -585,16 +585,27 @@ def published_id(seed_id: str) -> int | str:
     return int(tail) if head == "sample" and tail.isdigit() else seed_id
 
 
-def natural_test_fits(rules: RuleFile, seed: TypedSeed) -> bool:
-    """Whether the language's natural test is exact for the item: every kind in its
-    parameter and result types is one the natural test compares exactly and renders
-    without our helpers (a kind whose literal or type needs the helper prelude is not
-    listed as exact)."""
+def natural_test(rules: RuleFile, seed: TypedSeed, expected: str) -> tuple[str, str] | None:
+    """The language's own test for the item, as (harness, prelude), where it is exact:
+    the natural test when every kind in the result type is one it compares exactly and
+    renders without our helpers (a kind whose literal or type needs the helper prelude is
+    not listed as exact), every kind in the parameters one it renders so
+    (``literal_only`` too), and the rendered expected value is not one it misreads
+    (``helper_when``); the close test for a float result. None: our helper's."""
     nat = rules.published.natural
     if nat is None:
-        return False
-    types = [*seed.signature.param_types(), seed.signature.result_type()]
-    return all(_kind(n) in nat.exact for t in types for n in walk(t))
+        return None
+    params = {_kind(n) for t in seed.signature.param_types() for n in walk(t)}
+    result = [_kind(n) for n in walk(seed.signature.result_type())]
+    if not params <= {*nat.exact, *nat.literal_only}:
+        return None
+    if all(k in nat.exact for k in result):
+        if nat.helper_when and re.search(nat.helper_when, expected):
+            return None
+        return nat.harness, nat.prelude
+    if nat.close is not None and result == ["float"]:
+        return nat.close.harness, nat.close.prelude
+    return None
 
 
 def render_published(
@@ -609,13 +620,9 @@ def render_published(
     expected = render_literal(rules, case.expected, seed.signature.result_type())
     result = render_type(rules, seed.signature.result_type())
 
-    # the natural test where it is exact for the item, else our helper's
-    test_rules = rules.published.natural if natural_test_fits(rules, seed) else None
-    harness, prelude = (
-        (test_rules.harness, test_rules.prelude)
-        if test_rules is not None
-        else (rules.published.harness, rules.published.prelude)
-    )
+    # the language's own test where it is exact for the item, else our helper's
+    own = natural_test(rules, seed, expected)
+    harness, prelude = own or (rules.published.harness, rules.published.prelude)
 
     def tail(c: str, e: str) -> str:
         return harness.format(prelude=prelude, call=c, expected=e, result=result)
@@ -638,7 +645,7 @@ def render_published(
         input_reasoning=masked(rules.published.call.format(entry=seed.entry, args=MASK), expected),
         output_reasoning=masked(call, MASK),
         # Python's one test needs no helper of ours: natural too
-        natural=test_rules is not None or not rules.published.prelude.strip(),
+        natural=own is not None or not rules.published.prelude.strip(),
     )
 
 

@@ -16,7 +16,14 @@ import re
 import warnings
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 # field names below shadow builtins (they name the type language's types)
 _S = builtins.str
@@ -142,6 +149,15 @@ class HarnessRules(_Strict):
     indent: _S = ""  # prefix for each case/value line
 
 
+class CloseTest(_Strict):
+    """A float result's test: the natural test's shape around the smallest helper that
+    compares within our tolerance (rel 1e-6 / abs 1e-9, NaN equal to NaN, an infinity
+    only to itself), named as the language's own code would name it."""
+
+    harness: _S  # as NaturalTest.harness
+    prelude: _S = ""  # the helper (in the code, before the test; never in a prompt)
+
+
 class NaturalTest(_Strict):
     """The test as the language's own benchmarks write it (MultiPL-E's conventions, which
     CRUXEval-X follows): ``assert f(x) == y``, ``assert_eq!``, ``assert.deepStrictEqual``.
@@ -152,16 +168,41 @@ class NaturalTest(_Strict):
     harness: _S  # {prelude}, {call}, {expected} as PublishedRules.harness; {result}: its type
     prelude: _S = ""  # what the natural test needs (an import), never a crux_ helper
     exact: _L[_S]  # type kinds (int, str, list, dict, optional ...) compared exactly
+    # kinds it does not compare exactly but whose literals need no helper of ours: they
+    # may stand in the parameters (a float; C#'s List, which Equals compares by reference)
+    literal_only: _L[_S] = []
+    # a regular expression: an item whose rendered expected value it matches keeps our
+    # helper's test (shell: $(...) drops a str's trailing newlines, a natural = would not)
+    helper_when: _S | None = None
+    # an item whose result is a float and whose parameters' kinds are exact or float
+    close: CloseTest | None = None
 
-    @field_validator("exact")
+    @field_validator("helper_when")
     @classmethod
-    def _known_kinds(cls, v: _L[_S]) -> _L[_S]:
+    def _helper_when_regex(cls, v: str | None) -> str | None:
+        if v is not None and (why := _regex_error(v)):
+            raise ValueError(f"helper_when is not a regular expression: {why}")
+        return v
+
+    @field_validator("exact", "literal_only")
+    @classmethod
+    def _known_kinds(cls, v: _L[_S], info: ValidationInfo) -> _L[_S]:
         unknown = sorted(set(v) - TYPE_KINDS)
         if unknown:
             raise ValueError(f"unknown type kinds {unknown}; known: {sorted(TYPE_KINDS)}")
-        if "float" in v:
+        if "float" in v and info.field_name == "exact":
             raise ValueError("float cannot be exact: a natural == is not our float tolerance")
         return v
+
+    @model_validator(mode="after")
+    def _no_helper_of_ours(self) -> NaturalTest:
+        texts = [self.harness, self.prelude]
+        if self.close is not None:
+            texts += [self.close.harness, self.close.prelude]
+        if any("crux_" in x or "crux-" in x for x in texts):
+            raise ValueError("a natural test uses no helper of ours (crux_...): it is what "
+                             "a published item shows")  # fmt: skip
+        return self
 
 
 class PublishedRules(_Strict):

@@ -26,7 +26,9 @@ screened:
    not name ``candidate`` at all; no answer may name a
    process-control, reflection or definition primitive from :data:`DENIED_NAMES`
    (``exit``, ``__import__``, ``eval``, ``process``, ``lambda``, ``def``, ``type`` ...):
-   a literal needs none of them, and they are how one builds an always-equal object.
+   a literal needs none of them, and they are how one builds an always-equal object
+   (a name the item's own masked text uses is allowed: C#'s and Java's Union
+   values are written ``(object)("melon")``).
 4. **sentinel**: the program prints a fresh random nonce after the harness
    (the rule files' ``[sentinel]``); a run that exits 0 without printing it is ``escaped_harness``.
 
@@ -209,7 +211,10 @@ def screen_answer(item: EvalItem, task: Task, answer: str) -> tuple[str | None, 
     if sc.reason:
         return sc.reason, sc.structure_checked
     tokens = [t.rstrip("!?") or t for t in sc.tokens]  # Ruby's exit! and the like
-    denied = sorted({t for t in tokens if t in DENIED_NAMES})
+    # a name the item's own masked text uses is how its literals are written (C#'s and
+    # Java's Union values are cast to object): not denied to an answer
+    own = set(_tokens_lexical(item.code[slot.start : slot.end]))
+    denied = sorted({t for t in tokens if t in DENIED_NAMES and t not in own})
     if denied:
         return f"the answer uses {', '.join(denied)}", sc.structure_checked
     if task == "output":
