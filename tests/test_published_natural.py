@@ -92,6 +92,12 @@ def test_natural_test_schema_rejects_float_and_unknown_kinds() -> None:
         NaturalTest(harness="{call} == {expected}", exact=["int", "float"])
     with pytest.raises(ValidationError, match="unknown type kinds"):
         NaturalTest(harness="{call} == {expected}", exact=["int", "hashmap"])
+    with pytest.raises(ValidationError, match="no helper of ours"):
+        NaturalTest(harness="crux_eq({call}, {expected})", exact=["int"])
+    with pytest.raises(ValidationError, match="no helper of ours"):
+        close = {"harness": "{prelude}{call}", "prelude": "def crux_close(): ..."}
+        NaturalTest(harness="{call} == {expected}", exact=["int"], close=close)  # type: ignore[arg-type]
+    assert NaturalTest(harness="{call} == {expected}", exact=["int"], literal_only=["float"])
 
 
 def test_a_value_the_natural_test_would_misread_keeps_our_helper() -> None:

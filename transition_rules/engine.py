@@ -612,8 +612,9 @@ def render_published(
     rules: RuleFile, seed: TypedSeed, function: str, case: Case | None = None
 ) -> PublishedItem:
     """The item in CRUXEval-X's format: function + test, and its two masks. The test is
-    the language's natural one where it is exact for the result type, else our asserting
-    harness with its deep-equality helper. ``case`` replaces the seed's example (a
+    the language's own where it is exact for the item (:func:`natural_test`: the natural
+    one, or a float result's close test), else our asserting harness with its
+    deep-equality helper. ``case`` replaces the seed's example (a
     mutant's wrong expected value, when the published test itself is proven)."""
     case = case or seed_case(seed)
     call = rules.published.call.format(entry=seed.entry, args=_render_args(rules, seed, case))

@@ -174,7 +174,7 @@ class NaturalTest(_Strict):
     # a regular expression: an item whose rendered expected value it matches keeps our
     # helper's test (shell: $(...) drops a str's trailing newlines, a natural = would not)
     helper_when: _S | None = None
-    # an item whose result is a float and whose parameters' kinds are exact or float
+    # the test of an item whose result is a float (its parameters as above)
     close: CloseTest | None = None
 
     @field_validator("helper_when")
