@@ -21,14 +21,13 @@ import pytest
 
 from cruxforge.evaluate.check import check_answers
 from cruxforge.evaluate.items import EvalItem, Task, locate
-from cruxforge.models import TypedSeed
 from runtimes.backend import Backend, get_backend
 from tests.conftest import DOCKER_ONLY
-from tests.test_published_natural import NATURAL, _has_mutant, _items, _with_helper
+from tests.test_published_natural import NATURAL, _has_mutant, _with_helper, natural_items
 from transition_rules.engine import Case, PublishedItem, render_published, rules_for, seed_case
 from transition_rules.proof import mutate
 
-PER_LANGUAGE = 5
+PER_LANGUAGE = 5  # every program here runs alone: a compile each in compiled languages
 
 
 @pytest.fixture(scope="module")
@@ -49,21 +48,6 @@ def _slot_text(it: PublishedItem, task: Task) -> str:
     return locate(it.code, masked).original(it.code)
 
 
-def _picked(lang: str) -> list[tuple[TypedSeed, str, PublishedItem]]:
-    """The items published with the language's own test (with our helper's, the text is
-    the same either way): a float result first, then one per result type, PER_LANGUAGE
-    in all (every program here runs alone, compiled languages one compile each)."""
-    natural = sorted((x for x in _items(lang) if x[2].natural),
-                     key=lambda x: str(x[0].signature.result_type()) != "float")  # fmt: skip
-    picked, seen = [], set()
-    for x in natural:
-        t = str(x[0].signature.result_type())
-        if t not in seen and len(picked) < PER_LANGUAGE:
-            seen.add(t)
-            picked.append(x)
-    return picked
-
-
 @pytest.mark.slow
 @pytest.mark.toolchains
 def test_evaluation_verdicts_agree_with_our_helpers_item_by_item(backend: Backend) -> None:
@@ -76,7 +60,8 @@ def test_evaluation_verdicts_agree_with_our_helpers_item_by_item(backend: Backen
             print(f"SKIP {lang}: {DOCKER_ONLY.get(lang, '')} {status.reason}")
             continue
         helper = _with_helper(rules_for(lang))
-        for seed, fn, it in _picked(lang):
+        # with our helper's test the text is the same either way: only these differ
+        for seed, fn, it in natural_items(lang, PER_LANGUAGE):
             ours = render_published(helper, seed, fn)
             case = seed_case(seed)
             answers: list[tuple[Task, str]] = [

@@ -56,6 +56,22 @@ def _items(lang: str) -> list[tuple[TypedSeed, str, PublishedItem]]:
     return out
 
 
+def natural_items(
+    lang: str, n: int, needs_mutant: bool = False
+) -> list[tuple[TypedSeed, str, PublishedItem]]:
+    """Up to ``n`` demo items published with the language's own test: a float result
+    first (its close test), then one per result type."""
+    natural = [x for x in _items(lang) if x[2].natural and (_has_mutant(x[0]) or not needs_mutant)]
+    picked: list[tuple[TypedSeed, str, PublishedItem]] = []
+    seen: set[str] = set()
+    for x in sorted(natural, key=lambda x: str(x[0].signature.result_type()) != "float"):
+        t = str(x[0].signature.result_type())
+        if t not in seen and len(picked) < n:
+            seen.add(t)
+            picked.append(x)
+    return picked
+
+
 def _with_helper(rules: RuleFile) -> RuleFile:
     """The same rules without the natural test: every item gets our helper's test."""
     published = rules.published.model_copy(update={"natural": None})
@@ -182,17 +198,9 @@ def test_natural_test_agrees_with_our_helper_on_gold_and_mutant(lang: str) -> No
     b = _backend(lang)
     rules = rules_for(lang)
     helper = _with_helper(rules)
-    picked: list[tuple[TypedSeed, str]] = []
-    seen: set[str] = set()
-    natural = [(s, fn) for s, fn, it in _items(lang) if it.natural and _has_mutant(s)]
-    # a float result first (its close test), then distinct result types
-    for s, fn in sorted(natural, key=lambda x: str(x[0].signature.result_type()) != "float"):
-        t = str(s.signature.result_type())
-        if t not in seen and len(picked) < PER_LANGUAGE:
-            seen.add(t)
-            picked.append((s, fn))
+    picked = natural_items(lang, PER_LANGUAGE, needs_mutant=True)
     programs: list[tuple[str, Program]] = []
-    for s, fn in picked:
+    for s, fn, _ in picked:
         case = seed_case(s)
         wrong = Case(case.args, mutate(case.expected, s.signature.result_type()))
         for kind, c in (("gold", case), ("mutant", wrong)):

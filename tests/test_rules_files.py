@@ -46,3 +46,19 @@ def test_unknown_hook_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "py.toml").write_text(text)
     with pytest.raises(RuleError, match="unknown hook 'no_such_hook'"):
         load_rules("py", tmp_path)
+
+
+def test_a_pattern_that_is_not_a_regular_expression_names_file_and_field(
+    tmp_path: Path,
+) -> None:
+    """Every regex field (schema ``_Regex``) is checked when its file loads: here the
+    [batch] refuse pattern, which was only compiled when a batch was composed."""
+    rules_dir = Path(load_rules.__code__.co_filename).parent / "rules"
+    (tmp_path / "_base.toml").write_text((rules_dir / "_base.toml").read_text())
+    src = (rules_dir / "py.toml").read_text()
+    line = next(x for x in src.splitlines() if x.startswith("refuse = "))
+    (tmp_path / "py.toml").write_text(src.replace(line, 'refuse = "([a-z"', 1))
+    with pytest.raises(RuleError) as e:
+        load_rules("py", tmp_path)
+    msg = str(e.value)
+    assert "py.toml" in msg and "refuse" in msg and "not a regular expression" in msg, msg

@@ -14,9 +14,10 @@ from __future__ import annotations
 import builtins
 import re
 import warnings
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,6 +30,25 @@ from pydantic import (
 _S = builtins.str
 _I = builtins.int
 _L = builtins.list
+
+
+def _regex_error(pattern: str) -> str | None:
+    """Why ``pattern`` is not a (multi-line) regular expression; None when it is one."""
+    try:
+        re.compile(pattern, re.M)
+    except re.error as e:
+        return str(e)
+    return None
+
+
+def _checked_regex(pattern: str) -> str:
+    if why := _regex_error(pattern):
+        raise ValueError(f"not a regular expression: {why}")
+    return pattern
+
+
+# a field holding a (multi-line) regular expression, checked when its file is loaded
+_Regex = Annotated[_S, AfterValidator(_checked_regex)]
 # `dict` as a field name shadows pydantic's deprecated BaseModel.dict(); that is intended
 warnings.filterwarnings("ignore", message='Field name "dict"', category=UserWarning)
 
@@ -173,16 +193,9 @@ class NaturalTest(_Strict):
     literal_only: _L[_S] = []
     # a regular expression: an item whose rendered expected value it matches keeps our
     # helper's test (shell: $(...) drops a str's trailing newlines, a natural = would not)
-    helper_when: _S | None = None
+    helper_when: _Regex | None = None
     # the test of an item whose result is a float (its parameters as above)
     close: CloseTest | None = None
-
-    @field_validator("helper_when")
-    @classmethod
-    def _helper_when_regex(cls, v: str | None) -> str | None:
-        if v is not None and (why := _regex_error(v)):
-            raise ValueError(f"helper_when is not a regular expression: {why}")
-        return v
 
     @field_validator("exact", "literal_only")
     @classmethod
@@ -233,24 +246,9 @@ class Identifiers(_Strict):
     reserved: list[_S] = []
     # a regular expression: names it matches can't be parameters either (Ruby reads a name
     # that starts with an upper-case letter as a constant), and are renamed the same way
-    rename_matching: _S | None = None
+    rename_matching: _Regex | None = None
     rename: _S = "{name}_"
 
-    @field_validator("rename_matching")
-    @classmethod
-    def _regex(cls, v: str | None) -> str | None:
-        if v is not None and (why := _regex_error(v)):
-            raise ValueError(f"rename_matching is not a regular expression: {why}")
-        return v
-
-
-def _regex_error(pattern: str) -> str | None:
-    """Why ``pattern`` is not a (multi-line) regular expression; None when it is one."""
-    try:
-        re.compile(pattern, re.M)
-    except re.error as e:
-        return str(e)
-    return None
 
 
 class PublishedBatch(_Strict):
@@ -277,8 +275,8 @@ class PublishedBatch(_Strict):
     body: _S = ""
     wrap: _S = "{program}"
     wrap_indent: _S = ""  # prefix for each line of the program inside ``wrap`` (Python)
-    entry: _S | None = None
-    hoist: _S | None = None
+    entry: _Regex | None = None
+    hoist: _Regex | None = None
     # [regex, replacement] pairs applied to the program: what the item declares itself
     # (Racket's `#lang racket`: the item is a `racket` module), or what its published
     # runtime variant does that a batch can't (D's `-unittest` runs its unittest block)
@@ -289,7 +287,7 @@ class PublishedBatch(_Strict):
     # the item template for a whole program (``BatchRules.item``'s placeholders), where
     # the one for functions checks what a program that compiles alone never needs
     item: _S | None = None
-    refuse: _S | None = None
+    refuse: _Regex | None = None
     batch_refuse: bool = False  # BatchRules.refuse applies to whole programs as well
     # identifiers renamed in the program (tree-sitter: never in strings or comments), the
     # entry's name too: for a name its batch declares as well (Java's class ``Main``) or
@@ -301,13 +299,6 @@ class PublishedBatch(_Strict):
     # (PROGRAM_HOOKS) gives the program as the batch holds it, or why it runs alone
     item_hook: _S | None = None
     program_hook: _S | None = None
-
-    @field_validator("entry", "hoist", "refuse")
-    @classmethod
-    def _regex(cls, v: _S | None) -> _S | None:
-        if v is not None and (why := _regex_error(v)):
-            raise ValueError(f"not a regular expression: {why}")
-        return v
 
     @field_validator("replace")
     @classmethod
@@ -345,9 +336,9 @@ class BatchRules(_Strict):
     function_indent: _S = ""  # prefix for each line of the function inside an item
     body_indent: _S = ""  # prefix for each line of the (already indented) cases
     # a multi-line regex: text moved from each function to {hoisted}, each distinct text once
-    hoist: _S | None = None
+    hoist: _Regex | None = None
     # a regex: a function it matches can't share a source (it runs on its own)
-    refuse: _S | None = None
+    refuse: _Regex | None = None
     # named item hook (transition_rules/hooks.py ITEM_HOOKS) for languages whose
     # namespaces can't hold a function as written: it rewrites (function, entry, k)
     item_hook: _S | None = None
