@@ -52,12 +52,14 @@ def audit_language_task(
     lang: str,
     backend: str,
     repeat: int,
+    dialect: str | None = None,
 ) -> list[AuditRecord]:
     read = read_audit_input(Path(benchmark), [lang])
     typed, rejected = seed_maps(checks)
     with get_backend(backend) as b:
+        options = AuditOptions(repeat=repeat, dialect=dialect)
         return audit_language(lang, read.items.get(lang, []), typed, rejected, cases, b,
-                              AuditOptions(repeat=repeat), read.files.get(lang, ""))  # fmt: skip
+                              options, read.files.get(lang, ""))  # fmt: skip
 
 
 @flow(name="cruxforge-audit", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)  # type: ignore[arg-type]
@@ -69,8 +71,11 @@ def audit_flow(
     backend: str = "batched",
     agreement: int = 10,
     repeat: int = 2,
+    dialect: str | None = None,
 ) -> str:
-    """Audit ``benchmark`` (a folder of ``<lang>.jsonl``); returns the report.md path."""
+    """Audit ``benchmark`` (a folder of ``<lang>.jsonl``); returns the report.md path.
+    ``dialect``: the rule-file dialect the items are written in (``cruxeval-x``), where
+    their language has it; by default each item's is detected."""
     logger = get_run_logger()
     label_slots(f"audit {benchmark}")
     wanted = None if languages.strip() == "all" else parse_languages(languages)
@@ -78,7 +83,8 @@ def audit_flow(
     checks = audit_seeds_task(seeds)
     cases = audit_cases_task(checks, agreement)
     futures = {
-        lang: audit_language_task.submit(benchmark, checks, cases, lang, backend, repeat)
+        lang: audit_language_task.submit(benchmark, checks, cases, lang, backend, repeat,
+                                          dialect)
         for lang in sorted(read.items)
     }
     records: list[AuditRecord] = list(read.problems)

@@ -91,7 +91,7 @@ def load_rules(lang: str, directory: Path = RULES_DIR, dialect: str | None = Non
         if dialect not in rules.dialects:
             raise RuleError(f"{lang}: no dialect {dialect!r}; known: {sorted(rules.dialects)}")
         d = rules.dialects[dialect]
-        over = d.model_dump(exclude={"entry", "prelude_append"})
+        over = d.model_dump(exclude={"entry", "prelude_append", "detect"})
         merged = _merge({k: v for k, v in data.items() if k != "dialects"}, over)
         if d.prelude_append:
             merged["prelude"] = merged.get("prelude", "") + "\n" + d.prelude_append
@@ -210,6 +210,30 @@ def check_type(rules: RuleFile, t: Type, *, is_result: bool = False) -> None:
                     "unsupported_optional_key",
                     f"{rules.name}: {rules.unsupported['optional_key']} ({t})",
                 )
+        if (
+            "optional_bool" in rules.unsupported
+            and isinstance(node, OptionalT)
+            and node.inner == Prim("bool")
+        ):
+            raise Unsupported(
+                "unsupported_optional_bool",
+                f"{rules.name}: {rules.unsupported['optional_bool']} ({t})",
+            )
+        if "contained_none" in rules.unsupported and any(
+            isinstance(m, OptionalT) or m == Prim("None") for m in _members(node)
+        ):
+            raise Unsupported(
+                "unsupported_contained_none",
+                f"{rules.name}: {rules.unsupported['contained_none']} ({t})",
+            )
+        if (
+            "object_key" in rules.unsupported
+            and isinstance(node, DictT)
+            and node.key not in (Prim("str"), Prim("int"))
+        ):
+            raise Unsupported(
+                "unsupported_object_key", f"{rules.name}: {rules.unsupported['object_key']} ({t})"
+            )
         if "container_key" in rules.unsupported:
             keyed = (
                 node.key
@@ -225,6 +249,17 @@ def check_type(rules: RuleFile, t: Type, *, is_result: bool = False) -> None:
                 )
 
 
+def _members(t: Type) -> list[Type]:
+    """A container type's member types (none for a scalar, an Optional or a union)."""
+    if isinstance(t, (ListT, SetT)):
+        return [t.elem]
+    if isinstance(t, TupleT):
+        return list(t.elems)
+    if isinstance(t, DictT):
+        return [t.key, t.value]
+    return []
+
+
 def tuple_name(rules: RuleFile, t: TupleT) -> str:
     names = rules.types.tuple_names
     if not names:
@@ -235,6 +270,17 @@ def tuple_name(rules: RuleFile, t: TupleT) -> str:
             f"{rules.name} tuples have names for 1..{len(names)} members, not {len(t.elems)}",
         )
     return names[len(t.elems) - 1]
+
+
+_SCALARS = (Prim("int"), Prim("float"), Prim("bool"), Prim("str"))
+
+
+def _key_literal(rules: RuleFile, k: Any, t: Type) -> str:
+    """A dict key's literal; a negative number as ``negative_key`` says (a JavaScript
+    object literal's key can't be ``-1``, only ``[-1]``)."""
+    text = render_literal(rules, k, t)
+    negative = isinstance(k, (int, float)) and not isinstance(k, bool) and k < 0
+    return rules.literals.negative_key.format(v=text) if negative else text
 
 
 def render_type(rules: RuleFile, t: Type) -> str:
@@ -352,6 +398,8 @@ def render_literal(rules: RuleFile, v: Any, t: Type) -> str:
     if isinstance(t, ListT):
         items = [render_literal(rules, x, t.elem) for x in v]
         tmpl = lr.list_empty if (not items and lr.list_empty) else lr.list
+        if lr.list_of_scalars is not None and t.elem in _SCALARS:
+            tmpl = lr.list_of_scalars
         return tmpl.format(
             items=sep.join(items),
             n=len(items),
@@ -370,8 +418,8 @@ def render_literal(rules: RuleFile, v: Any, t: Type) -> str:
     if isinstance(t, DictT):
         items = [
             lr.dict_item.format(
-                key=render_literal(rules, k, t.key), value=render_literal(rules, x, t.value)
-            )
+                key=_key_literal(rules, k, t.key), value=render_literal(rules, x, t.value)
+            )  # fmt: skip
             for k, x in v.items()
         ]
         tmpl = lr.dict_empty if (not items and lr.dict_empty) else lr.dict
@@ -449,10 +497,14 @@ def render_stub(rules: RuleFile, seed: TypedSeed) -> str:
     )
 
 
-def _render_args(rules: RuleFile, seed: TypedSeed, case: Case) -> str:
-    types = seed.signature.param_types()
+def _render_args(rules: RuleFile, seed: TypedSeed, case: Case, *, labels: bool = True) -> str:
+    """The call's arguments; in our harness each as ``harness.arg`` writes it (Swift's
+    argument labels in CRUXEval-X's dialect), in a published call bare."""
+    sig = seed.signature
+    arg = rules.harness.arg if labels else "{v}"
     return rules.harness.args_sep.join(
-        render_literal(rules, v, t) for v, t in zip(case.args, types)
+        arg.format(v=render_literal(rules, v, t), name=rename(rules, p.name))
+        for v, t, p in zip(case.args, sig.param_types(), sig.params)
     )
 
 
@@ -468,13 +520,31 @@ def _indent(rules: RuleFile, text: str) -> str:
     return "\n".join(ind + line if line else line for line in text.split("\n"))
 
 
+def harness_text(rules: RuleFile, function: str, body: str) -> str:
+    """``harness.program`` around a function: lines ``harness.hoist`` matches (the
+    imports a file carried with its function, in Java and C#) leave the function for the
+    program's ``{hoisted}``, where the language allows them."""
+    hoisted: list[str] = []
+    if rules.harness.hoist:
+        for m in re.finditer(rules.harness.hoist, function, re.M):
+            if (text := m.group(0).strip("\n")) not in hoisted:
+                hoisted.append(text)
+        function = re.sub(rules.harness.hoist, "", function, flags=re.M)
+    return rules.harness.program.format(
+        prelude=rules.prelude,
+        function=function,
+        body=body,
+        hoisted="".join("\n" + h for h in hoisted),  # each on a line of its own
+    )
+
+
 def render_harness(
     rules: RuleFile, seed: TypedSeed, function: str, cases: list[Case] | None = None
 ) -> str:
     """The verdict-protocol program: prelude, the translated function, every case."""
     cases = cases if cases is not None else [seed_case(seed)]
     body = render_body(rules, seed, cases)
-    source = rules.harness.program.format(prelude=rules.prelude, function=function, body=body)
+    source = harness_text(rules, function, body)
     return hooks.apply(rules.hooks, source)
 
 
@@ -535,7 +605,7 @@ def program_from_parts(
     """The harness program for a function and its rendered cases (the body may hold
     statements besides the cases, e.g. the execution benchmark's failing variants)."""
     body = parts.body.replace(ENTRY_TOKEN, parts.entry)
-    source = rules.harness.program.format(prelude=rules.prelude, function=parts.function, body=body)
+    source = harness_text(rules, parts.function, body)
     return Program(
         id=program_id,
         lang=rules.lang,
@@ -557,7 +627,7 @@ def roundtrip_program(rules: RuleFile, values: list[tuple[Any, Type]], program_i
         )
         for i, (v, t) in enumerate(values)
     )
-    source = rules.harness.program.format(prelude=rules.prelude, function="", body=body)
+    source = harness_text(rules, "", body)
     source = hooks.apply(rules.hooks, source)
     return Program(id=program_id, lang=rules.lang, source=source, n_cases=len(values))
 
@@ -617,7 +687,9 @@ def render_published(
     deep-equality helper. ``case`` replaces the seed's example (a
     mutant's wrong expected value, when the published test itself is proven)."""
     case = case or seed_case(seed)
-    call = rules.published.call.format(entry=seed.entry, args=_render_args(rules, seed, case))
+    call = rules.published.call.format(
+        entry=seed.entry, args=_render_args(rules, seed, case, labels=False)
+    )
     expected = render_literal(rules, case.expected, seed.signature.result_type())
     result = render_type(rules, seed.signature.result_type())
 

@@ -12,6 +12,9 @@ one file per language, ``transition_rules/parsing_rules/<lang>.toml``
   (imports, helpers); "definition", only the definition itself (methods that live inside
   a class in the published harness);
 - ``drop``: top-level node types never kept in a prefix (the harness brings them);
+- ``carry``: with scope "definition", top-level node types of the file that a function
+  needs beside it (imports: Scala's ``scala.collection.mutable._``, Java's ``java.math``),
+  given by ``carried_imports`` for a harness to put where the language allows them;
 - ``open_tag``: text a source must start with to parse as code (PHP's ``<?php``): source
   without it (a function alone, CRUXEval-X's PHP items) is parsed as if it had it.
 """
@@ -37,6 +40,7 @@ class ParseRules(BaseModel):
     query: str
     scope: str = "prefix"  # "prefix" | "definition"
     drop: list[str] = []
+    carry: list[str] = []
     open_tag: str = ""
 
 
@@ -148,6 +152,18 @@ def cut_function(lang: str, source: str, entry: str) -> str:
             continue
         pieces.append(data[child.start_byte : child.end_byte].decode("utf-8"))
     return "\n".join(pieces)
+
+
+def carried_imports(lang: str, source: str) -> str:
+    """The file's top-level nodes of the ``carry`` types (its imports), one per line: what
+    a function cut with scope "definition" loses with the file around it."""
+    pr = parse_rules()[lang]
+    if not pr.carry:
+        return ""
+    data = tagged(lang, source)[0].encode("utf-8")
+    root = parse(lang, source)
+    return "\n".join(data[c.start_byte : c.end_byte].decode("utf-8")
+                     for c in root.children if c.type in pr.carry)  # fmt: skip
 
 
 def _definition(lang: str, source: str, entry: str) -> tuple[Node, bytes, int]:

@@ -113,6 +113,8 @@ class LiteralRules(_Strict):
     sep: _S = ", "
     list: _S
     list_empty: _S | None = None
+    # a list of int, float, bool or str, empty or not (R's atomic vector `c(...)`)
+    list_of_scalars: _S | None = None
     tuple: _S
     tuple_one: _S | None = None
     tuple_empty: _S | None = None
@@ -125,6 +127,7 @@ class LiteralRules(_Strict):
     optional_none: _S | None = None  # defaults to `none`; gets {inner_type}
     union_arm: _S = "{v}"  # {v}, {arm_type}, {arm_index}, {type}
     negative_wrap: _S = "{v}"  # e.g. "({v})" where a bare minus misparses
+    negative_key: _S = "{v}"  # a negative dict key, e.g. "[{v}]" in a JS object literal
 
 
 class StringRules(_Strict):
@@ -156,7 +159,8 @@ class EqualityRules(_Strict):
 class HarnessRules(_Strict):
     """The verdict-protocol harness (docs/architecture.md).
 
-    ``program`` gets ``{prelude}``, ``{function}``, ``{body}``; ``case`` gets ``{i}``,
+    ``program`` gets ``{prelude}``, ``{function}``, ``{body}``, ``{hoisted}`` (the lines
+    of the function that ``hoist`` matches, each after a line break); ``case`` gets ``{i}``,
     ``{call}``, ``{expected}``, ``{result_type}``; ``value`` (round-trip) gets ``{i}``,
     ``{value}``, ``{type}``; ``call`` gets ``{entry}``, ``{args}``.
     """
@@ -165,8 +169,13 @@ class HarnessRules(_Strict):
     case: _S
     value: _S
     call: _S = "{entry}({args})"
+    arg: _S = "{v}"  # one argument of the call: {v} its literal, {name} the parameter's
     args_sep: _S = ", "
     indent: _S = ""  # prefix for each case/value line
+    # lines moved from the function text to {hoisted}: the imports an item's file carries
+    # with its function (transition_rules/parsing.py carried_imports), where the language
+    # allows them only at the top of a file (Java, C#)
+    hoist: _Regex | None = None
 
 
 class CloseTest(_Strict):
@@ -382,11 +391,15 @@ class Dialect(_Strict):
     # the function's name there, {entry} standing for the seed's (C#'s "F")
     entry: _S = "{entry}"
     types: dict[_S, _S] = {}
-    literals: dict[_S, _S] = {}
+    literals: dict[_S, _S | int] = {}  # int: int_bits
+    harness: dict[_S, Any] = {}
     published: dict[_S, Any] = {}
     unsupported: dict[_S, _S] = {}
     # added after our harness's prelude (e.g. our helpers for the dialect's int type)
     prelude_append: _S = ""
+    # a pattern on the function's declaration that marks an item written in the dialect
+    # where its type names are ours (Swift's argument labels: `func f(text: String)`)
+    detect: _Regex | None = None
 
 
 class RuleFile(_Strict):
@@ -409,7 +422,10 @@ class RuleFile(_Strict):
     # "none_result" (a function whose result type is None), "empty_tuple",
     # "nested_optional", "container_key" (a dict key / set member that is a container),
     # "one_tuple" (a tuple of one element), "float_key" (a float dict key / set member),
-    # "optional_key" (a dict key / set member that is or holds an Optional)
+    # "optional_key" (a dict key / set member that is or holds an Optional),
+    # "object_key" (a dict key other than str or int: JS object maps' keys are strings),
+    # "contained_none" (a None or Optional inside a container: Lua's nil leaves a hole),
+    # "optional_bool" (an Optional[bool]: Racket's #f for None is False too)
     unsupported: dict[_S, _S] = Field(default_factory=dict)
     # names of engine hooks (transition_rules/hooks.py) this language uses
     hooks: list[_S] = []

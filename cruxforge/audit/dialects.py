@@ -51,13 +51,14 @@ def declares(rules: RuleFile, seed: TypedSeed, header: str) -> bool:
     return True
 
 
-def read_dialect(lang: str, code: str, seed: TypedSeed) -> Reading:
-    """The conventions ``code`` is written in for ``seed``; FunctionNotFound when no
-    dialect's name for the function is in it."""
+def read_dialect(lang: str, code: str, seed: TypedSeed, told: str | None = None) -> Reading:
+    """The conventions ``code`` is written in for ``seed``: ``told`` where the language
+    has that dialect, else detected; FunctionNotFound when no dialect's name for the
+    function is in it."""
     base = rules_for(lang)
     names = function_names(lang, code)
     found: list[Reading] = []
-    for d in [None, *base.dialects]:
+    for d in [told] if told in base.dialects else [None, *base.dialects]:
         entry = dialect_entry(lang, d, seed.entry)
         if entry in names:
             seen = seed.model_copy(update={"entry": entry})
@@ -68,18 +69,28 @@ def read_dialect(lang: str, code: str, seed: TypedSeed) -> Reading:
             f"no function named {' or '.join(map(repr, wanted))} in the {lang} source "
             f"(functions found: {sorted(names) or 'none'})"
         )
-    if len(found) == 1 and not base.dialects:
+    if len(found) == 1 and (told in base.dialects or not base.dialects):
         return found[0]
     fits = []
     for r in found:
+        header = function_header(lang, code, r.seed.entry)
         try:
-            if declares(r.rules, r.seed, function_header(lang, code, r.seed.entry)):
+            if declares(r.rules, r.seed, header):
                 fits.append(r)
         except Unsupported:  # a type the dialect can't write: not this dialect
             continue
-    if len(fits) > 1:  # the declaration can't tell (a union's interface{}): the body may
-        return max(fits, key=lambda r: _own_names_used(r, fits, code))
+        detect = base.dialects[r.dialect].detect if r.dialect != OURS else None
+        if detect and re.search(detect, header):  # marked as the dialect's (Swift's labels)
+            return r
+    if len(fits) > 1:  # the longer type names that fit (D's Nullable!(long[string]) holds
+        # our long[string]); where they are alike (a union's interface{}), the body's names
+        return max(fits, key=lambda r: (_declared_length(r), _own_names_used(r, fits, code)))
     return fits[0] if fits else found[0]
+
+
+def _declared_length(r: Reading) -> int:
+    sig = r.seed.signature
+    return sum(len(_flat(render_type(r.rules, t))) for t in [*sig.param_types(), sig.result_type()])
 
 
 _PRIMS = [Prim("int"), Prim("float"), Prim("str"), Prim("bool")]

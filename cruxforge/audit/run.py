@@ -42,6 +42,7 @@ from transition_rules.engine import (
 )
 from transition_rules.parsing import (
     FunctionNotFound,
+    carried_imports,
     cut_function,
     function_names,
     text_after_function,
@@ -53,6 +54,10 @@ DEFAULT_REPEAT = 2
 _NO_SIGNAL = {Verdict.infra_error}
 
 
+class DialectError(ValueError):
+    """The dialect the audit was told is not one of the audited languages'."""
+
+
 @dataclass(frozen=True)
 class AuditOptions:
     agreement: int = DEFAULT_COUNT  # generated cases besides the seed's example
@@ -61,6 +66,9 @@ class AuditOptions:
     # preparing and judging in Python, or its last batch, leaves the other's programs the
     # sandbox slots; the host's slots still bound how many programs run at once
     languages_at_once: int = 2
+    # the dialect items are written in, where their language has it (an untyped language's
+    # can't be told from a declaration); None: each item's is detected
+    dialect: str | None = None
 
 
 def audit(
@@ -78,6 +86,10 @@ def audit(
     ``timings`` gets each language's wall seconds."""
     options = options or AuditOptions()
     read = read_audit_input(benchmark, languages)
+    told = options.dialect
+    if told is not None and read.items and not any(told in rules_for(lg).dialects
+                                                   for lg in read.items):  # fmt: skip
+        raise DialectError(f"no language of {sorted(read.items)} has a dialect {told!r}")
     typed, rejected = seed_maps(checks)
     if cases is None:
         named = {it.seed_id for items in read.items.values() for it in items}
@@ -156,7 +168,8 @@ def audit_language(
         prog.phase(lang, "done", 0, 0)
         return recs
     rules = rules_for(lang)
-    jobs = [_prepare(rules, it, rec, typed, rejected, cases) for it, rec in zip(items, recs)]
+    jobs = [_prepare(rules, it, rec, typed, rejected, cases, options.dialect)
+            for it, rec in zip(items, recs)]  # fmt: skip
     prog.phase(lang, "running", 0, len(items))
     owns = [j for j in jobs if j.own is not None]
     pubs = [j for j in jobs if j.published is not None]
@@ -191,6 +204,7 @@ def _prepare(
     typed: Mapping[str, TypedSeed],
     rejected: Mapping[str, Reason | None],
     cases: Mapping[str, list[Case]],
+    dialect: str | None = None,
 ) -> _Job:
     """The item's programs: ours (every case the language can carry), the published
     code, and its mutants."""
@@ -212,11 +226,13 @@ def _prepare(
         job.published = published
         return job
     try:
-        reading = read_dialect(lang, it.code, seed)
+        reading = read_dialect(lang, it.code, seed, dialect)
         rules, seed = reading.rules, reading.seed
         rec.dialect = reading.dialect
         check_seed(rules, seed)
         function = cut_function(lang, it.code, seed.entry)
+        if imports := carried_imports(lang, it.code):  # what the class around it imported
+            function = f"{imports}\n{function}"
     except Unsupported as e:
         rec.reason_code, rec.reason = "unsupported", f"{e.code}: {e.message}"
         return job

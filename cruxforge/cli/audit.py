@@ -28,12 +28,19 @@ def audit_command(
     repeat: Annotated[
         int, typer.Option(min=0, help="re-runs of each item in fresh processes, for flakiness")
     ] = 2,
+    dialect: Annotated[
+        str | None,
+        typer.Option(help="the rule-file dialect the items are written in (cruxeval-x), for "
+                     "the languages that have it; by default each item's is detected from "
+                     "its function's declaration"),
+    ] = None,
 ) -> None:
     """Audit a benchmark: our harness on the example and agreement cases, repeats, the
     code as published and with a wrong expected value planted. Exit 0 whatever it
     finds; 2 when the benchmark or seed file can't be read."""
     from cruxforge.audit import AuditOptions, audit, write_audit, write_report, write_summary
     from cruxforge.audit.report import COLUMNS, language_counts
+    from cruxforge.audit.run import DialectError
     from cruxforge.cli.progress_view import show_progress
     from cruxforge.seeds.check import check_file
     from cruxforge.seeds.intake import SeedFileError
@@ -46,8 +53,9 @@ def audit_command(
             checks = check_file(seeds)
         with get_backend(backend) as b, show_progress(console, "audit"):
             records = audit(benchmark, checks, b, langs,
-                            options=AuditOptions(agreement=agreement, repeat=repeat))  # fmt: skip
-    except (BenchmarkError, SeedFileError) as e:
+                            options=AuditOptions(agreement=agreement, repeat=repeat,
+                                                 dialect=dialect))  # fmt: skip
+    except (BenchmarkError, SeedFileError, DialectError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
     path = write_audit(records, out)
