@@ -110,6 +110,21 @@ def test_dialect_names_and_declared_types() -> None:
     assert declares(cpp_x, seed, "std::vector<long> f(std::vector<long> xs, bool backwards)")
 
 
+def test_longer_declared_types_and_detect_patterns_decide_a_reading() -> None:
+    checks = {c.id: c.typed for c in check_file(DEMO_SEEDS)}
+    dict_seed, list_seed = checks["demo_9"], checks["demo_5"]  # -> dict[str, int]; list[int]
+    assert dict_seed is not None and list_seed is not None
+    d_x = "Nullable!(long[string]) f(string sentence)\n{\n    return typeof(return).init;\n}\n"
+    d_ours = "long[string] f(string sentence)\n{\n    return null;\n}\n"
+    assert read_dialect("d", d_x, dict_seed).dialect == DIALECT  # holds our long[string]
+    assert read_dialect("d", d_ours, dict_seed).dialect == "cruxforge"
+    body = " {\n    return xs\n}\n"
+    labelled = "func f(xs: [Int], backwards: Bool) -> [Int]" + body
+    bare = "func f(_ xs: [Int], _ backwards: Bool) -> [Int]" + body
+    assert read_dialect("swift", labelled, list_seed).dialect == DIALECT
+    assert read_dialect("swift", bare, list_seed).dialect == "cruxforge"
+
+
 def test_an_untyped_item_is_read_in_the_dialect_the_audit_is_told(tmp_path: Path) -> None:
     seed = next(c.typed for c in check_file(DEMO_SEEDS) if c.id == "demo_9")  # -> dict[str, int]
     assert seed is not None
