@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import subprocess
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -67,14 +68,17 @@ TOLD = {"js", "lua", "rkt", "r"}
 WRITTEN = Path(__file__).parent / "dialect_items"
 
 
+@cache
+def _written(lang: str) -> dict[str, str]:
+    path = WRITTEN / f"{lang}.jsonl"
+    return {r["id"]: r["code"] for r in load_jsonl(path)} if path.exists() else {}
+
+
 def _rewrite(lang: str, code: str, seed_id: str = "") -> str | None:
     """A demo reference in the dialect; None where the rewrite can't say it (Go tuples are
     structs in our rules and []interface{} in the dialect)."""
-    written = WRITTEN / f"{lang}.jsonl"
-    if written.exists():
-        mine = {r["id"]: r["code"] for r in load_jsonl(written)}
-        if seed_id in mine:
-            return str(mine[seed_id])
+    if seed_id in (mine := _written(lang)):
+        return mine[seed_id]
     if lang == "go" and "struct{" in code:
         return None
     for a, b in REWRITE[lang]:
@@ -217,6 +221,7 @@ def test_a_lua_none_argument_is_nil_in_the_dialect(tmp_path: Path) -> None:
     code = "function f(x)\n  if x == nil then return 1 end\n  return 2\nend\n"
     with get_backend("local") as b:
         if not b.doctor("lua").available:
+            print(f"SKIP lua: {b.doctor('lua').reason}")
             pytest.skip(f"lua: {b.doctor('lua').reason}")
         runs = []
         for dialect in (DIALECT, None):

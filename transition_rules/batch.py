@@ -13,6 +13,7 @@ import re
 from runtimes.backend import ENTRY_TOKEN, Program, ProgramParts
 from runtimes.batched import BatchSettings, ComposedBatch, register_composer
 from transition_rules import hooks
+from transition_rules.engine import hoist_lines
 from transition_rules.parsing import rename_identifiers, syntax_errors
 from transition_rules.schema import RuleFile
 
@@ -94,14 +95,10 @@ def compose(rules: RuleFile, parts: list[ProgramParts]) -> ComposedBatch:
             entry = whole.rename.get(entry, entry)
             if whole.item_hook:
                 function, entry = hooks.ITEM_HOOKS[whole.item_hook](function, entry, k)
-        for pattern in (whole.hoist if whole else None, b.hoist):
-            if not pattern:
-                continue
-            for m in re.finditer(pattern, function, re.M):
-                text = m.group(0).strip("\n")
-                if text not in hoisted:
-                    hoisted.append(text)
-            function = re.sub(pattern, "", function, flags=re.M)
+        # the harness's own hoist too: a function carries its file's imports alike in a
+        # program of its own and in a batch
+        for pattern in (whole.hoist if whole else None, b.hoist, rules.harness.hoist):
+            function = hoist_lines(pattern, function, hoisted)
         if whole is not None:
             for pattern, replacement in whole.replace:
                 function = re.sub(pattern, replacement, function, flags=re.M)

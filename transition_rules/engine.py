@@ -10,6 +10,7 @@ import hashlib
 import math
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -187,66 +188,35 @@ def check_type(rules: RuleFile, t: Type, *, is_result: bool = False) -> None:
             )
         if isinstance(node, TupleT) and not node.elems and "empty_tuple" in rules.unsupported:
             raise Unsupported("unsupported_empty_tuple", rules.unsupported["empty_tuple"])
-        if isinstance(node, TupleT) and len(node.elems) == 1 and "one_tuple" in rules.unsupported:
-            raise Unsupported(
-                "unsupported_one_tuple", f"{rules.name}: {rules.unsupported['one_tuple']} ({t})"
-            )
-        keyed_float = (isinstance(node, DictT) and node.key == Prim("float")) or (
-            isinstance(node, SetT) and node.elem == Prim("float")
-        )
-        if keyed_float and "float_key" in rules.unsupported:
-            raise Unsupported(
-                "unsupported_float_key", f"{rules.name}: {rules.unsupported['float_key']} ({t})"
-            )
         if isinstance(node, OptionalT) and isinstance(node.inner, OptionalT):
             raise Unsupported("nested_optional", f"Optional of Optional can't be told apart ({t})")
-        if "optional_key" in rules.unsupported:
-            keyed_opt = (
-                node.key if isinstance(node, DictT) else node.elem if isinstance(node, SetT)
-                else None
-            )  # fmt: skip
-            if keyed_opt is not None and any(isinstance(n, OptionalT) for n in walk(keyed_opt)):
+        for code, hits in _NODE_LIMITS.items():
+            if code in rules.unsupported and hits(node):
                 raise Unsupported(
-                    "unsupported_optional_key",
-                    f"{rules.name}: {rules.unsupported['optional_key']} ({t})",
+                    f"unsupported_{code}", f"{rules.name}: {rules.unsupported[code]} ({t})"
                 )
-        if (
-            "optional_bool" in rules.unsupported
-            and isinstance(node, OptionalT)
-            and node.inner == Prim("bool")
-        ):
-            raise Unsupported(
-                "unsupported_optional_bool",
-                f"{rules.name}: {rules.unsupported['optional_bool']} ({t})",
-            )
-        if "contained_none" in rules.unsupported and any(
-            isinstance(m, OptionalT) or m == Prim("None") for m in _members(node)
-        ):
-            raise Unsupported(
-                "unsupported_contained_none",
-                f"{rules.name}: {rules.unsupported['contained_none']} ({t})",
-            )
-        if (
-            "object_key" in rules.unsupported
-            and isinstance(node, DictT)
-            and node.key not in (Prim("str"), Prim("int"))
-        ):
-            raise Unsupported(
-                "unsupported_object_key", f"{rules.name}: {rules.unsupported['object_key']} ({t})"
-            )
-        if "container_key" in rules.unsupported:
-            keyed = (
-                node.key
-                if isinstance(node, DictT)
-                else node.elem
-                if isinstance(node, SetT)
-                else None
-            )
-            if keyed is not None and isinstance(keyed, (ListT, TupleT, DictT, SetT)):
-                raise Unsupported(
-                    "unsupported_container_key",
-                    f"{rules.name}: {rules.unsupported['container_key']} ({t})",
-                )
+
+
+def _keyed(t: Type) -> Type | None:
+    """A dict's key type or a set's member type (what a hash or comparison must handle)."""
+    return t.key if isinstance(t, DictT) else t.elem if isinstance(t, SetT) else None
+
+
+# the limits of one type node that a rule file's [unsupported] may name (schema.py lists
+# them): code -> does this node hit it
+_NODE_LIMITS: dict[str, Callable[[Type], bool]] = {
+    "one_tuple": lambda n: isinstance(n, TupleT) and len(n.elems) == 1,
+    "float_key": lambda n: _keyed(n) == Prim("float"),
+    "optional_key": lambda n: (
+        (k := _keyed(n)) is not None and any(isinstance(x, OptionalT) for x in walk(k))
+    ),
+    "optional_bool": lambda n: isinstance(n, OptionalT) and n.inner == Prim("bool"),
+    "contained_none": lambda n: any(
+        isinstance(m, OptionalT) or m == Prim("None") for m in _members(n)
+    ),
+    "object_key": lambda n: isinstance(n, DictT) and n.key not in (Prim("str"), Prim("int")),
+    "container_key": lambda n: isinstance(_keyed(n), (ListT, TupleT, DictT, SetT)),
+}
 
 
 def _members(t: Type) -> list[Type]:
@@ -520,16 +490,23 @@ def _indent(rules: RuleFile, text: str) -> str:
     return "\n".join(ind + line if line else line for line in text.split("\n"))
 
 
+def hoist_lines(pattern: str | None, text: str, hoisted: list[str]) -> str:
+    """``text`` without the lines ``pattern`` matches, each new one added to ``hoisted``
+    (imports moved to a program's top, in a harness or a batch)."""
+    if not pattern:
+        return text
+    for m in re.finditer(pattern, text, re.M):
+        if (line := m.group(0).strip("\n")) not in hoisted:
+            hoisted.append(line)
+    return re.sub(pattern, "", text, flags=re.M)
+
+
 def harness_text(rules: RuleFile, function: str, body: str) -> str:
     """``harness.program`` around a function: lines ``harness.hoist`` matches (the
     imports a file carried with its function, in Java and C#) leave the function for the
     program's ``{hoisted}``, where the language allows them."""
     hoisted: list[str] = []
-    if rules.harness.hoist:
-        for m in re.finditer(rules.harness.hoist, function, re.M):
-            if (text := m.group(0).strip("\n")) not in hoisted:
-                hoisted.append(text)
-        function = re.sub(rules.harness.hoist, "", function, flags=re.M)
+    function = hoist_lines(rules.harness.hoist, function, hoisted)
     return rules.harness.program.format(
         prelude=rules.prelude,
         function=function,

@@ -174,7 +174,8 @@ class HarnessRules(_Strict):
     indent: _S = ""  # prefix for each case/value line
     # lines moved from the function text to {hoisted}: the imports an item's file carries
     # with its function (transition_rules/parsing.py carried_imports), where the language
-    # allows them only at the top of a file (Java, C#)
+    # allows them only at the top of a file (Java, C#); a batch applies it to every item,
+    # whole published programs included
     hoist: _Regex | None = None
 
 
@@ -268,7 +269,8 @@ class PublishedBatch(_Strict):
     would. ``entry``: a regex whose first group that matches names the program's entry
     point (``main``, ``Main``); without it the program's top-level code is the item
     (scripts). ``body`` gets ``{entry}``: the item's statement that runs the program.
-    ``hoist``: text moved out of the program besides ``BatchRules.hoist`` (e.g.
+    ``hoist``: text moved out of the program besides ``BatchRules.hoist`` and
+    ``HarnessRules.hoist`` (e.g.
     ``#undef NDEBUG``). ``refuse``: programs it matches run alone; it replaces
     ``BatchRules.refuse`` (which guards our helpers' names, used by published code itself),
     unless ``batch_refuse`` says that pattern applies to whole programs too.
@@ -344,7 +346,8 @@ class BatchRules(_Strict):
     dispatch_sep: _S = "\n"
     function_indent: _S = ""  # prefix for each line of the function inside an item
     body_indent: _S = ""  # prefix for each line of the (already indented) cases
-    # a multi-line regex: text moved from each function to {hoisted}, each distinct text once
+    # a multi-line regex: text moved from each function to {hoisted}, each distinct text
+    # once (besides HarnessRules.hoist, applied here too)
     hoist: _Regex | None = None
     # a regex: a function it matches can't share a source (it runs on its own)
     refuse: _Regex | None = None
