@@ -23,8 +23,8 @@ session and process group, under ``prlimit`` (file size = ``limits.file_mb``, no
 files, processes = ``limits.pids``); a fork-free watchdog kills the group at the time
 limit or as soon as stdout or stderr passes ``limits.output_kb``. After every step the
 driver SIGKILLs every process of the worker's uid (``kill -9 -1``; the keeper is another
-uid), loops until ``/proc`` shows none left and reports the count (a step that leaves
-one behind is an infra_error).
+uid), loops until ``/proc`` shows none left, for up to 20 s (a process in uninterruptible
+sleep dies late), and reports the count (a step that leaves one behind is an infra_error).
 
 Memory: ``docker exec`` cannot get a cgroup of its own, so the *container* cgroup is the
 limit: before each step it is set to the step's limit (``compile_memory_mb`` /

@@ -57,21 +57,29 @@ emit() {  # NAME FILE CAP
     printf '\n'
 }
 sweep() {  # SIGKILL every process of ours but this shell; LEFT = how many remain
-    local i p
-    for ((i = 0; i < 1000; i++)); do  # up to ~20 s: a process in uninterruptible sleep dies late
+    # Bounded by time, not by rounds: a process in uninterruptible sleep (reclaiming
+    # memory on a loaded host) dies only when it leaves the kernel. nap needs fd 7 open
+    # (a read on a closed fd returns at once and the wait would be no wait at all).
+    local p st end
+    now_us; end=$((NOW + SWEEP_US))
+    while :; do
         kill -KILL -1 2>/dev/null
         LEFT=0
         for p in /proc/[0-9]*; do
             p=${p#/proc/}
             [ "$p" = "$$" ] && continue
             [ -O "/proc/$p" ] || continue
-            # a zombie waiting for init to reap it holds nothing
-            read -r _ _ st _ < "/proc/$p/stat" 2>/dev/null || continue
-            [ "$st" = Z ] && continue
+            # a zombie waiting for init to reap it holds nothing (the state follows the
+            # name's last ')': a name may hold spaces)
+            read -r st < "/proc/$p/stat" 2>/dev/null || continue
+            st=${st##*) }
+            [ "${st%% *}" = Z ] && continue
             LEFT=$((LEFT + 1))
         done
         (( LEFT == 0 )) && return
-        nap 0.02
+        now_us
+        (( NOW >= end )) && return
+        nap 0.02 || [ $? -gt 128 ] || sleep 0.02
     done
 }
 cleanup() {
@@ -83,6 +91,8 @@ cleanup() {
 }
 
 KEEP_MAX=${CRUXFORGE_KEEP_MAX:-67108864}
+# how long the sweep waits for killed processes to go (seconds; tests shorten it)
+SWEEP_US=$(( ${CRUXFORGE_SWEEP_SECONDS:-20} * 1000000 ))
 if [ "$mode" = new ] || [ "$mode" = unpack ]; then
     rm -rf -- "$W" "$M"
     mkdir -p -- "$W" "$M" "$HOME" || { echo "cannot make $W" >&2; exit 90; }
@@ -137,8 +147,8 @@ kill -KILL "$wdog" 2>/dev/null; wait "$wdog" 2>/dev/null
 kill -KILL -- "-$pid" 2>/dev/null
 oomcount; oom1=$OOM
 cpuusage; cpu1=$CPU
-exec 7>&-
 sweep
+exec 7>&-
 timed=0 outx=0
 [ -e "$M/$tag.timeout" ] && timed=1
 [ -e "$M/$tag.outx" ] && outx=1
