@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from cruxforge.models import TypedSeed
 from cruxforge.seeds.check import check_file
+from cruxforge.typesys import walk
 from runtimes.backend import Backend, Program, Verdict, get_backend
 from tests.conftest import DEMO_REFS, DOCKER_ONLY, docker_available
 from transition_rules.engine import (
@@ -114,6 +115,11 @@ def test_natural_test_schema_rejects_float_and_unknown_kinds() -> None:
         close = {"harness": "{prelude}{call}", "prelude": "def crux_close(): ..."}
         NaturalTest(harness="{call} == {expected}", exact=["int"], close=close)  # type: ignore[arg-type]
     assert NaturalTest(harness="{call} == {expected}", exact=["int"], literal_only=["float"])
+    with pytest.raises(ValidationError, match="unknown literal forms"):
+        NaturalTest(harness="{call} == {expected}", exact=["int"], literals={"array": "[]"})
+    with pytest.raises(ValidationError, match="no helper of ours"):
+        NaturalTest(harness="{call} == {expected}", exact=["list"],
+                    literals={"list": "crux_list({items})"})  # fmt: skip
 
 
 def test_a_value_the_natural_test_would_misread_keeps_our_helper() -> None:
@@ -130,6 +136,74 @@ def test_a_value_the_natural_test_would_misread_keeps_our_helper() -> None:
     assert not trailing.natural and "crux_is 'str'" in trailing.code
     with pytest.raises(ValidationError, match="helper_when"):
         NaturalTest(harness="{call} == {expected}", exact=["int"], helper_when="(")
+
+
+# languages whose natural test writes values in its own literals ([published.natural]
+# literals), where our harness's go through a helper
+OWN_LITERALS = [lang for lang in NATURAL
+                if (n := rules_for(lang).published.natural) and n.literals]  # fmt: skip
+
+
+def _in_own_literals(lang: str) -> list[tuple[TypedSeed, str, PublishedItem]]:
+    """Demo items whose natural test differs when written in our harness's literals."""
+    rules = rules_for(lang)
+    assert rules.published.natural is not None
+    ours = rules.published.natural.model_copy(update={"literals": {}})
+    plain = rules.model_copy(update={"published": rules.published.model_copy(
+        update={"natural": ours})})  # fmt: skip
+    return [(s, fn, it) for s, fn, it in _items(lang)
+            if it.natural and render_published(plain, s, fn).code != it.code]  # fmt: skip
+
+
+def test_d_publishes_lists_dicts_and_tuples_in_its_own_literals() -> None:
+    """D's natural test compares lists, associative arrays and tuples with ==, written as
+    D writes them (``[1L, 2L]``, ``["a": 1L]``, ``tuple(1L, "a")``): no crux_list! in a
+    prompt. An associative array of empty lists only is typed void[][K], which == can't
+    compare: an expected value with an empty value in an associative array keeps our
+    helper."""
+    assert "d" in OWN_LITERALS
+    items = _in_own_literals("d")
+    kinds = {type(n).__name__ for s, _, _ in items
+             for t in [*s.signature.param_types(), s.signature.result_type()]
+             for n in walk(t)}  # fmt: skip
+    assert {"ListT", "TupleT", "DictT"} <= kinds, kinds
+    for _, _, it in items:
+        assert "crux" not in it.input_reasoning + it.output_reasoning, it.id
+    rules = rules_for("d")
+    seed, fn, _ = next(x for x in _items("d") if x[0].id == "demo_10")  # dict[int, list[str]]
+    args = seed_case(seed).args
+    empty_only = render_published(rules, seed, fn, Case(args, {2: []}))
+    none_empty = render_published(rules, seed, fn, Case(args, {2: ["ab"], 3: ["abc"]}))
+    assert not empty_only.natural and "crux_check" in empty_only.code
+    assert none_empty.natural and '[2L: ["ab"], 3L: ["abc"]]' in none_empty.code
+
+
+@pytest.mark.slow
+@pytest.mark.toolchains
+@pytest.mark.parametrize("lang", OWN_LITERALS)
+def test_own_literals_pass_on_gold_and_fail_on_a_mutant(lang: str) -> None:
+    """Every demo item written in the language's own literals, by execution: the
+    published program compiles and passes with the right expected value and fails
+    (wrong_answer, not a compile error) with a wrong one of the same type."""
+    b = _backend(lang)
+    programs: list[tuple[str, Program]] = []
+    for s, fn, _ in _in_own_literals(lang):
+        if not _has_mutant(s):
+            continue
+        case = seed_case(s)
+        wrong = Case(case.args, mutate(case.expected, s.signature.result_type()))
+        for kind, c in (("gold", case), ("mutant", wrong)):
+            item = render_published(rules_for(lang), s, fn, c)
+            assert item.natural, (s.id, kind)
+            programs.append((f"{s.id}:{kind}", _program(lang, f"{s.id}:{kind}:own", item.code)))
+    results = b.execute([p for _, p in programs])
+    want = {"gold": Verdict.passed, "mutant": Verdict.wrong_answer}
+    bad = [f"{key}: {r.verdict.value} {(r.compile_output or r.stderr)[-300:]}"
+           for (key, _), r in zip(programs, results)
+           if r.verdict is not want[key.rsplit(":", 1)[1]]]  # fmt: skip
+    assert not bad, "\n".join(bad)
+    print(f"{lang}: {len(programs)} programs in its own literals, as wanted")
+    assert len(programs) >= 20, len(programs)
 
 
 def test_release_counts_items_with_our_helper(tmp_path: Path) -> None:
@@ -224,7 +298,7 @@ def test_natural_test_agrees_with_our_helper_on_gold_and_mutant(lang: str) -> No
 
 CLOSE = [lang for lang in NATURAL if (n := rules_for(lang).published.natural) and n.close]
 # the float seed (demo_1: the mean of a list of floats) where its list argument renders
-# without our helpers (not D's crux_list!)
+# without our helpers (D's in its own literals since [published.natural] literals)
 CLOSE_DEMO = [lang for lang in CLOSE
               if any(s.id == "demo_1" and it.natural for s, _, it in _items(lang))]  # fmt: skip
 INF, NAN = float("inf"), float("nan")

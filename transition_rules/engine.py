@@ -664,15 +664,24 @@ def render_published(
     deep-equality helper. ``case`` replaces the seed's example (a
     mutant's wrong expected value, when the published test itself is proven)."""
     case = case or seed_case(seed)
-    call = rules.published.call.format(
-        entry=seed.entry, args=_render_args(rules, seed, case, labels=False)
-    )
-    expected = render_literal(rules, case.expected, seed.signature.result_type())
-    result = render_type(rules, seed.signature.result_type())
-
-    # the language's own test where it is exact for the item, else our helper's
+    # the language's own test (in its own literals) where it is exact for the item, else
+    # our helper's
+    nat = rules.published.natural
+    own_rules = rules
+    if nat is not None and nat.literals:
+        own_rules = rules.model_copy(
+            update={"literals": rules.literals.model_copy(update=nat.literals)}
+        )
+    expected = render_literal(own_rules, case.expected, seed.signature.result_type())
     own = natural_test(rules, seed, expected)
+    if own is None and own_rules is not rules:
+        own_rules = rules
+        expected = render_literal(rules, case.expected, seed.signature.result_type())
     harness, prelude = own or (rules.published.harness, rules.published.prelude)
+    call = rules.published.call.format(
+        entry=seed.entry, args=_render_args(own_rules, seed, case, labels=False)
+    )
+    result = render_type(rules, seed.signature.result_type())
 
     def tail(c: str, e: str) -> str:
         return harness.format(prelude=prelude, call=c, expected=e, result=result)

@@ -206,6 +206,9 @@ class NaturalTest(_Strict):
     helper_when: _Regex | None = None
     # the test of an item whose result is a float (its parameters as above)
     close: CloseTest | None = None
+    # literal forms the natural test writes instead of ``[literals]``' (the language's own,
+    # where our harness's go through a helper: D's ``crux_list!``); LiteralRules' fields
+    literals: dict[_S, _S] = {}
 
     @field_validator("exact", "literal_only")
     @classmethod
@@ -217,9 +220,18 @@ class NaturalTest(_Strict):
             raise ValueError("float cannot be exact: a natural == is not our float tolerance")
         return v
 
+    @field_validator("literals")
+    @classmethod
+    def _known_literals(cls, v: dict[_S, _S]) -> dict[_S, _S]:
+        known = set(LiteralRules.model_fields) - {"int_bits"}
+        unknown = sorted(set(v) - known)
+        if unknown:
+            raise ValueError(f"unknown literal forms {unknown}; known: {sorted(known)}")
+        return v
+
     @model_validator(mode="after")
     def _no_helper_of_ours(self) -> NaturalTest:
-        texts = [self.harness, self.prelude]
+        texts = [self.harness, self.prelude, *self.literals.values()]
         if self.close is not None:
             texts += [self.close.harness, self.close.prelude]
         if any("crux_" in x or "crux-" in x for x in texts):
