@@ -269,6 +269,53 @@ def _prove(b: Backend, lang: str) -> None:
     assert not wrong, wrong
 
 
+# languages whose published items differ in the dialect (type names, literals, preamble)
+PUBLISHED = sorted(lg for lg in REWRITE if (d := rules_for(lg).dialects.get(DIALECT))
+                   and (d.types or d.literals or d.published or d.entry != "{entry}"))  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.toolchains
+@pytest.mark.parametrize("lang", PUBLISHED)
+def test_items_published_in_the_dialect_pass_their_test_and_fail_a_mutant(lang: str) -> None:
+    """What ``cruxforge export --dialect`` writes, run alone as published: every demo
+    item written in the dialect passes its own test, and the audit's planted wrong
+    expected value fails it (D's dicts as `[...].nullable`, Java's and C#'s imports at the
+    program's top, MultiPL-E's preambles)."""
+    from cruxforge.audit.mutants import plant_wrong_expected
+    from runtimes.backend import Program, Verdict, get_backend
+    from transition_rules.engine import check_seed, render_published
+
+    rules = rules_for(lang, DIALECT)
+    refs = {r["id"]: r["code"] for r in load_jsonl(DEMO_REFS / f"{lang}.jsonl")}
+    gold: list[Program] = []
+    mutants: list[Program] = []
+    for c in check_file(DEMO_SEEDS):
+        code = _rewrite(lang, refs.get(c.id, ""), c.id) if c.typed is not None else None
+        if not code or c.typed is None:
+            continue
+        seed = c.typed.model_copy(update={"entry": dialect_entry(lang, DIALECT, c.typed.entry)})
+        try:
+            check_seed(rules, seed)
+        except Unsupported:
+            continue
+        source = render_published(rules, seed, code).code
+        gold.append(Program(id=f"x:{lang}:{c.id}", lang=lang, source=source, n_cases=1,
+                            judge="exit_status", variant="published"))  # fmt: skip
+        mutants += plant_wrong_expected(rules, seed, source, f"x:{lang}:{c.id}").programs[:1]
+    assert len(gold) >= 15 and len(mutants) >= len(gold) - 2, (len(gold), len(mutants))
+    with get_backend("auto") as b:  # batched, as the audit runs them; Swift in docker
+        if not b.doctor(lang).available:
+            print(f"SKIP {lang}: {b.doctor(lang).reason}")
+            pytest.skip(f"{lang}: {b.doctor(lang).reason}")
+        results = b.execute(gold + mutants)
+    bad = [(p.id, r.verdict.value, (r.compile_output or r.stderr)[-200:])
+           for p, r in zip(gold + mutants, results)
+           if (r.verdict is Verdict.passed) != (p in gold)]  # fmt: skip
+    print(f"{lang}: {len(gold)} published in the dialect pass, {len(mutants)} mutants fail")
+    assert not bad, bad
+
+
 @pytest.mark.slow
 @pytest.mark.toolchains
 def test_audit_reads_items_written_in_the_dialect(tmp_path: Path) -> None:

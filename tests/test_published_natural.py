@@ -9,12 +9,14 @@ our helper's test give the same verdict, and gold passes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from cruxforge.audit.mutants import plant_wrong_expected
 from cruxforge.models import TypedSeed
 from cruxforge.seeds.check import check_file
 from cruxforge.typesys import walk
@@ -25,6 +27,7 @@ from transition_rules.engine import (
     PublishedItem,
     Unsupported,
     check_seed,
+    dialect_entry,
     render_published,
     rules_for,
     seed_case,
@@ -138,19 +141,28 @@ def test_a_value_the_natural_test_would_misread_keeps_our_helper() -> None:
         NaturalTest(harness="{call} == {expected}", exact=["int"], helper_when="(")
 
 
-# languages whose natural test writes values in its own literals ([published.natural]
-# literals), where our harness's go through a helper
-OWN_LITERALS = [lang for lang in NATURAL
-                if (n := rules_for(lang).published.natural) and n.literals]  # fmt: skip
+# languages whose own test goes beyond the plain natural test in our literals: values
+# in the language's own literals, kinds exact in the result only, container tests
+OWN_FORMS = [lang for lang in NATURAL
+             if (n := rules_for(lang).published.natural)
+             and (n.literals or n.result_literals or n.containers)]  # fmt: skip
 
 
-def _in_own_literals(lang: str) -> list[tuple[TypedSeed, str, PublishedItem]]:
-    """Demo items whose natural test differs when written in our harness's literals."""
-    rules = rules_for(lang)
+def _plain(rules: RuleFile) -> RuleFile:
+    """The rules with the plain natural test: our literals, no result-only kinds, no
+    container tests."""
     assert rules.published.natural is not None
-    ours = rules.published.natural.model_copy(update={"literals": {}})
-    plain = rules.model_copy(update={"published": rules.published.model_copy(
-        update={"natural": ours})})  # fmt: skip
+    nat = rules.published.natural.model_copy(
+        update={"literals": {}, "result_literals": {}, "result_only": [], "containers": []}
+    )
+    return rules.model_copy(
+        update={"published": rules.published.model_copy(update={"natural": nat})}
+    )
+
+
+def _in_own_forms(lang: str) -> list[tuple[TypedSeed, str, PublishedItem]]:
+    """Demo items published with the language's own test whose text those forms change."""
+    plain = _plain(rules_for(lang))
     return [(s, fn, it) for s, fn, it in _items(lang)
             if it.natural and render_published(plain, s, fn).code != it.code]  # fmt: skip
 
@@ -161,8 +173,8 @@ def test_d_publishes_lists_dicts_and_tuples_in_its_own_literals() -> None:
     prompt. An associative array of empty lists only is typed void[][K], which == can't
     compare: an expected value with an empty value in an associative array keeps our
     helper."""
-    assert "d" in OWN_LITERALS
-    items = _in_own_literals("d")
+    assert "d" in OWN_FORMS
+    items = _in_own_forms("d")
     kinds = {type(n).__name__ for s, _, _ in items
              for t in [*s.signature.param_types(), s.signature.result_type()]
              for n in walk(t)}  # fmt: skip
@@ -178,16 +190,84 @@ def test_d_publishes_lists_dicts_and_tuples_in_its_own_literals() -> None:
     assert none_empty.natural and '[2L: ["ab"], 3L: ["abc"]]' in none_empty.code
 
 
+def test_java_dicts_csharp_containers_and_swift_tuples_get_their_own_test() -> None:
+    """Java: a dict result is compared by HashMap's order-free equals, written as
+    MultiPL-E writes it; a dict argument keeps our ordered crux_dict. C#: a list of
+    scalars is compared by SequenceEqual, a set or a dict of them by SetEquals; a
+    container of containers (Equals by reference inside) keeps our helper. Swift: a
+    tuple result of scalars is compared by the standard library's tuple ==."""
+    java = {s.id: (s, fn, it) for s, fn, it in _items("java")}
+    for sid in ("demo_9", "demo_10", "demo_22"):  # dict results
+        it = java[sid][2]
+        assert it.natural and "Map.ofEntries(Map.entry(" in it.code, sid
+        assert "crux_" not in it.output_reasoning + it.input_reasoning, sid
+    assert not java["demo_16"][2].natural  # a dict argument: crux_dict keeps its order
+    cs = {s.id: it for s, _, it in _items("cs")}
+    for sid in ("demo_5", "demo_15", "demo_19", "demo_20", "demo_21"):  # list[int] results
+        assert cs[sid].natural and ".SequenceEqual(????)" in cs[sid].output_reasoning, sid
+    assert cs["demo_11"].natural and ".SetEquals(????)" in cs["demo_11"].output_reasoning
+    for sid in ("demo_9", "demo_16", "demo_22"):  # dict[str, int | str] results
+        assert cs[sid].natural and ".ToHashSet().SetEquals(????)" in cs[sid].output_reasoning
+    assert not cs["demo_6"].natural  # list[list[int]]: Equals by reference inside
+    assert not cs["demo_10"].natural  # dict[int, list[str]]: the same
+    swift = {s.id: it for s, _, it in _items("swift")}
+    for sid in ("demo_7", "demo_8"):  # tuple[int, int] and tuple[int, int, int] results
+        assert swift[sid].natural and "crux_" not in swift[sid].output_reasoning, sid
+    nat = rules_for("swift").published.natural
+    assert nat is not None and nat.helper_when is not None  # == takes 2 to 6 members
+    assert re.search(nat.helper_when, "(1, 2, 3, 4, 5, 6, 7)")
+    assert not re.search(nat.helper_when, "(1, 2, 3, 4, 5, 6)")
+    with pytest.raises(ValidationError, match="not a kind compared exactly"):
+        NaturalTest(harness="{call} == {expected}", exact=["int"],
+                    containers=[{"of": "list", "harness": "{call}", "elems": ["float"]}])  # type: ignore[list-item]
+    with pytest.raises(ValidationError, match="one container test per"):
+        twice = {"of": "set", "harness": "{call}", "elems": ["int"]}
+        NaturalTest(harness="{call} == {expected}", exact=["int"], containers=[twice, twice])  # type: ignore[list-item]
+    with pytest.raises(ValidationError, match="float"):
+        NaturalTest(harness="{call} == {expected}", exact=["int"], result_only=["float"])
+
+
+# an import as a translation may carry it at the top of its function, and a use of it
+CARRIED = {
+    "java": ("import java.math.BigInteger;\n", "BigInteger.ONE.longValue() * "),
+    "cs": ("using static System.Math;\n", "Abs(1L) * "),
+}
+
+
 @pytest.mark.slow
 @pytest.mark.toolchains
-@pytest.mark.parametrize("lang", OWN_LITERALS)
-def test_own_literals_pass_on_gold_and_fail_on_a_mutant(lang: str) -> None:
-    """Every demo item written in the language's own literals, by execution: the
-    published program compiles and passes with the right expected value and fails
-    (wrong_answer, not a compile error) with a wrong one of the same type."""
+@pytest.mark.parametrize("lang", sorted(CARRIED))
+@pytest.mark.parametrize("dialect", [None, "cruxeval-x"])
+def test_a_functions_imports_go_to_the_published_programs_top(
+    lang: str, dialect: str | None
+) -> None:
+    """Java and C# can't import inside the class around the function: the published
+    program puts what the function carries at its top, and runs."""
+    b = _backend(lang)
+    rules = rules_for(lang, dialect)
+    seed, fn, _ = next(x for x in _items(lang) if x[0].id == "demo_0")  # digit sum: long
+    seed = seed.model_copy(update={"entry": dialect_entry(lang, dialect, seed.entry)})
+    fn = re.sub(r"\bf\(", f"{seed.entry}(", fn)
+    imp, use = CARRIED[lang]
+    carried = imp + fn.replace("return total;", f"return {use}total;")
+    assert carried != imp + fn
+    code = render_published(rules, seed, carried).code
+    assert code.index(imp.strip()) < code.index("class Problem" if dialect else "class ")
+    res = b.execute([_program(lang, f"carried:{dialect}", code)])[0]
+    assert res.verdict is Verdict.passed, (res.verdict, res.compile_output[-500:], code[:400])
+
+
+@pytest.mark.slow
+@pytest.mark.toolchains
+@pytest.mark.parametrize("lang", OWN_FORMS)
+def test_own_forms_pass_on_gold_and_fail_on_a_mutant(lang: str) -> None:
+    """Every demo item whose own test those forms change, by execution: the published
+    program compiles and passes with the right expected value and fails (wrong_answer,
+    or runtime_error for a trap; never a compile error) with a wrong one of the same
+    type, rendered so or planted by the audit's mutant check."""
     b = _backend(lang)
     programs: list[tuple[str, Program]] = []
-    for s, fn, _ in _in_own_literals(lang):
+    for s, fn, it in _in_own_forms(lang):
         if not _has_mutant(s):
             continue
         case = seed_case(s)
@@ -196,14 +276,20 @@ def test_own_literals_pass_on_gold_and_fail_on_a_mutant(lang: str) -> None:
             item = render_published(rules_for(lang), s, fn, c)
             assert item.natural, (s.id, kind)
             programs.append((f"{s.id}:{kind}", _program(lang, f"{s.id}:{kind}:own", item.code)))
+        # the audit's check that the published test can fail plants its wrong value
+        # where the expected one stands: in the language's own literals here
+        planted = plant_wrong_expected(rules_for(lang), s, it.code, f"{lang}:{s.id}")
+        assert planted.programs, (s.id, planted.why_none)
+        programs += [(f"{s.id}:planted{i}:mutant", p) for i, p in enumerate(planted.programs)]
     results = b.execute([p for _, p in programs])
-    want = {"gold": Verdict.passed, "mutant": Verdict.wrong_answer}
+    # a failed test ends the program with status 1, or a trap (Swift's precondition)
+    want = {"gold": {Verdict.passed}, "mutant": {Verdict.wrong_answer, Verdict.runtime_error}}
     bad = [f"{key}: {r.verdict.value} {(r.compile_output or r.stderr)[-300:]}"
            for (key, _), r in zip(programs, results)
-           if r.verdict is not want[key.rsplit(":", 1)[1]]]  # fmt: skip
+           if r.verdict not in want[key.rsplit(":", 1)[1]]]  # fmt: skip
     assert not bad, "\n".join(bad)
-    print(f"{lang}: {len(programs)} programs in its own literals, as wanted")
-    assert len(programs) >= 20, len(programs)
+    print(f"{lang}: {len(programs)} programs in its own forms, as wanted")
+    assert programs
 
 
 def test_release_counts_items_with_our_helper(tmp_path: Path) -> None:

@@ -638,7 +638,10 @@ def natural_test(rules: RuleFile, seed: TypedSeed, expected: str) -> tuple[str, 
     renders without our helpers (a kind whose literal or type needs the helper prelude is
     not listed as exact), every kind in the parameters one it renders so
     (``literal_only`` too), and the rendered expected value is not one it misreads
-    (``helper_when``); the close test for a float result. None: our helper's."""
+    (``helper_when``); a kind in ``result_only`` is exact in the result alone. The close
+    test for a float result; a container test for a list result whose elements it
+    compares exactly, and the like for the other containers (``containers``). None: our
+    helper's."""
     nat = rules.published.natural
     if nat is None:
         return None
@@ -646,13 +649,29 @@ def natural_test(rules: RuleFile, seed: TypedSeed, expected: str) -> tuple[str, 
     result = [_kind(n) for n in walk(seed.signature.result_type())]
     if not params <= {*nat.exact, *nat.literal_only}:
         return None
-    if all(k in nat.exact for k in result):
-        if nat.helper_when and re.search(nat.helper_when, expected):
-            return None
+    if nat.helper_when and re.search(nat.helper_when, expected):
+        return None
+    if all(k in {*nat.exact, *nat.result_only} for k in result):
         return nat.harness, nat.prelude
     if nat.close is not None and result == ["float"]:
         return nat.close.harness, nat.close.prelude
+    for c in nat.containers:
+        if result[0] == c.of and all(k in c.elems for k in result[1:]):
+            return c.harness, c.prelude
     return None
+
+
+def _with_literals(rules: RuleFile, forms: dict[str, str]) -> RuleFile:
+    if not forms:
+        return rules
+    return rules.model_copy(update={"literals": rules.literals.model_copy(update=forms)})
+
+
+def natural_result_rules(rules: RuleFile) -> RuleFile:
+    """The rules whose literals write an expected value where the language's own test
+    stands (``[published.natural]`` literals and result literals; ours without)."""
+    nat = rules.published.natural
+    return _with_literals(rules, {**nat.literals, **nat.result_literals}) if nat else rules
 
 
 def render_published(
@@ -667,19 +686,17 @@ def render_published(
     # the language's own test (in its own literals) where it is exact for the item, else
     # our helper's
     nat = rules.published.natural
-    own_rules = rules
-    if nat is not None and nat.literals:
-        own_rules = rules.model_copy(
-            update={"literals": rules.literals.model_copy(update=nat.literals)}
-        )
-    expected = render_literal(own_rules, case.expected, seed.signature.result_type())
+    arg_rules = _with_literals(rules, nat.literals) if nat else rules
+    expected = render_literal(
+        natural_result_rules(rules), case.expected, seed.signature.result_type()
+    )
     own = natural_test(rules, seed, expected)
-    if own is None and own_rules is not rules:
-        own_rules = rules
+    if own is None:
+        arg_rules = rules
         expected = render_literal(rules, case.expected, seed.signature.result_type())
     harness, prelude = own or (rules.published.harness, rules.published.prelude)
     call = rules.published.call.format(
-        entry=seed.entry, args=_render_args(own_rules, seed, case, labels=False)
+        entry=seed.entry, args=_render_args(arg_rules, seed, case, labels=False)
     )
     result = render_type(rules, seed.signature.result_type())
 
@@ -693,8 +710,15 @@ def render_published(
     def masked(c: str, e: str) -> str:
         return test.format(call=c, expected=e, result=result).lstrip("\n")
 
+    # imports the function carries go to the program's top where it says ({hoisted}):
+    # Java's and C#'s are not legal inside the class around the function
+    hoisted: list[str] = []
+    if "{hoisted}" in rules.published.program:
+        function = hoist_lines(rules.harness.hoist, function, hoisted)
     code = rules.published.program.format(
-        function=function.rstrip("\n"), harness=tail(call, expected)
+        function=function.strip("\n") if hoisted else function.rstrip("\n"),
+        harness=tail(call, expected),
+        hoisted="".join("\n" + h for h in hoisted),
     )
     code = hooks.apply(rules.hooks, code)
     return PublishedItem(

@@ -188,6 +188,19 @@ class CloseTest(_Strict):
     prelude: _S = ""  # the helper (in the code, before the test; never in a prompt)
 
 
+class ContainerTest(_Strict):
+    """The test of a result of one container kind that the natural test compares by
+    reference (C#'s ``Equals`` on a List, a Dictionary, a HashSet): the natural test's
+    shape around the language's own comparison of the members (LINQ's ``SequenceEqual``
+    for a list, ``SetEquals`` for a set or a dict's pairs), where the members are of kinds
+    it compares exactly."""
+
+    of: _S  # the result's kind (list, set, dict)
+    harness: _S  # as NaturalTest.harness
+    prelude: _S = ""
+    elems: _L[_S]  # the kinds the members may hold (dict: keys and values)
+
+
 class NaturalTest(_Strict):
     """The test as the language's own benchmarks write it (MultiPL-E's conventions, which
     CRUXEval-X follows): ``assert f(x) == y``, ``assert_eq!``, ``assert.deepStrictEqual``.
@@ -209,18 +222,26 @@ class NaturalTest(_Strict):
     # literal forms the natural test writes instead of ``[literals]``' (the language's own,
     # where our harness's go through a helper: D's ``crux_list!``); LiteralRules' fields
     literals: dict[_S, _S] = {}
+    # kinds compared exactly in the result only, written there in ``result_literals``
+    # (Java's dict: a HashMap's equals ignores order, as a result's test should, but an
+    # argument needs our helper's literal, which keeps the insertion order a function
+    # iterating it sees)
+    result_only: _L[_S] = []
+    result_literals: dict[_S, _S] = {}
+    # the tests of results that ``harness`` compares by reference, one per container kind
+    containers: _L[ContainerTest] = []
 
-    @field_validator("exact", "literal_only")
+    @field_validator("exact", "literal_only", "result_only")
     @classmethod
     def _known_kinds(cls, v: _L[_S], info: ValidationInfo) -> _L[_S]:
         unknown = sorted(set(v) - TYPE_KINDS)
         if unknown:
             raise ValueError(f"unknown type kinds {unknown}; known: {sorted(TYPE_KINDS)}")
-        if "float" in v and info.field_name == "exact":
+        if "float" in v and info.field_name in ("exact", "result_only"):
             raise ValueError("float cannot be exact: a natural == is not our float tolerance")
         return v
 
-    @field_validator("literals")
+    @field_validator("literals", "result_literals")
     @classmethod
     def _known_literals(cls, v: dict[_S, _S]) -> dict[_S, _S]:
         known = set(LiteralRules.model_fields) - {"int_bits"}
@@ -231,9 +252,18 @@ class NaturalTest(_Strict):
 
     @model_validator(mode="after")
     def _no_helper_of_ours(self) -> NaturalTest:
-        texts = [self.harness, self.prelude, *self.literals.values()]
-        if self.close is not None:
-            texts += [self.close.harness, self.close.prelude]
+        texts = [self.harness, self.prelude, *self.literals.values(),
+                 *self.result_literals.values()]  # fmt: skip
+        for other in (self.close, *self.containers):
+            if other is not None:
+                texts += [other.harness, other.prelude]
+        for c in self.containers:
+            bad = sorted({c.of, *c.elems} - TYPE_KINDS) + (["float"] if "float" in c.elems else [])
+            if bad:
+                raise ValueError(f"container test for {c.of}: {bad} is not a kind compared "
+                                 "exactly")  # fmt: skip
+        if len({c.of for c in self.containers}) < len(self.containers):
+            raise ValueError("one container test per container kind")
         if any("crux_" in x or "crux-" in x for x in texts):
             raise ValueError("a natural test uses no helper of ours (crux_...): it is what "
                              "a published item shows")  # fmt: skip
@@ -249,7 +279,8 @@ class PublishedRules(_Strict):
     """
 
     harness: _S
-    # the whole published code; {function} and {harness} (e.g. Java wraps both in a class)
+    # the whole published code; {function} and {harness} (e.g. Java wraps both in a class),
+    # {hoisted}: where the lines ``HarnessRules.hoist`` takes from the function go (imports)
     program: _S = "{function}\n\n{harness}"
     call: _S = "candidate({args})"
     prelude: _S = ""  # helpers the asserting harness needs (e.g. a deep-equality)

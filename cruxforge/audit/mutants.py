@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from cruxforge.models import TypedSeed
 from runtimes.backend import Program
 from transition_rules.batch import published_parts
-from transition_rules.engine import Unsupported, render_literal
+from transition_rules.engine import Unsupported, natural_result_rules, render_literal
 from transition_rules.parsing import FunctionNotFound, function_end, token_pattern
 from transition_rules.proof import mutate
 from transition_rules.schema import RuleFile
@@ -46,7 +46,10 @@ def plant_wrong_expected(
     rt = seed.signature.result_type()
     try:
         wrong = mutate(seed.result_value(), rt)
-        expected, planted = (render_literal(rules, v, rt) for v in (seed.result_value(), wrong))
+        # the expected value as the language's own test writes it (its literals need no
+        # helper of ours, so its wrong value suits either test), else as our harness does
+        forms = [[render_literal(r, v, rt) for v in (seed.result_value(), wrong)]
+                 for r in (natural_result_rules(rules), rules)]  # fmt: skip
         start = function_end(rules.lang, code, seed.entry)
     except ValueError as e:
         return Planted([], f"no wrong value of the result type to plant ({e})")
@@ -58,9 +61,10 @@ def plant_wrong_expected(
                     if rules.published.natural else ""):  # fmt: skip
         if helpers and code.find(helpers, start) >= 0:  # our own published form: the
             start = code.find(helpers, start) + len(helpers)  # test is after its helpers
-    places = _places(code, expected, start)
-    if not places:
-        return Planted([], f"the expected value's literal {expected[:80]!r} is not in the test")
+    hit = next(((e, w, at) for e, w in forms if (at := _places(code, e, start))), None)
+    if hit is None:
+        return Planted([], f"the expected value's literal {forms[0][0][:80]!r} is not in the test")
+    expected, planted, places = hit
     sources = [code[:at] + planted + code[at + len(expected) :] for at in places]
     return Planted(
         [
