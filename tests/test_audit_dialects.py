@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from cruxforge.audit.dialects import declares, read_dialect
+from cruxforge.audit.mutants import plant_wrong_expected
 from cruxforge.seeds.check import check_file
 from cruxforge.typesys import parse_type
 from runtimes.backend import Backend
@@ -26,11 +27,13 @@ from tests.conftest import DEMO_REFS, DEMO_SEEDS, backend_for, load_jsonl
 from transition_rules.engine import (
     RuleError,
     Unsupported,
+    check_seed,
     check_type,
     dialect_entry,
     harness_text,
     load_rules,
     render_literal,
+    render_published,
     render_type,
     rules_for,
 )
@@ -282,9 +285,7 @@ def test_items_published_in_the_dialect_pass_their_test_and_fail_a_mutant(lang: 
     item written in the dialect passes its own test, and the audit's planted wrong
     expected value fails it (D's dicts as `[...].nullable`, Java's and C#'s imports at the
     program's top, MultiPL-E's preambles)."""
-    from cruxforge.audit.mutants import plant_wrong_expected
     from runtimes.backend import Program, Verdict, get_backend
-    from transition_rules.engine import check_seed, render_published
 
     rules = rules_for(lang, DIALECT)
     refs = {r["id"]: r["code"] for r in load_jsonl(DEMO_REFS / f"{lang}.jsonl")}

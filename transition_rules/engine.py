@@ -501,17 +501,21 @@ def hoist_lines(pattern: str | None, text: str, hoisted: list[str]) -> str:
     return re.sub(pattern, "", text, flags=re.M)
 
 
+def _hoist_imports(rules: RuleFile, function: str) -> tuple[str, str]:
+    """(the function without the lines ``harness.hoist`` matches, those lines as a
+    program's ``{hoisted}`` text, each on a line of its own)."""
+    hoisted: list[str] = []
+    function = hoist_lines(rules.harness.hoist, function, hoisted)
+    return function, "".join("\n" + h for h in hoisted)
+
+
 def harness_text(rules: RuleFile, function: str, body: str) -> str:
     """``harness.program`` around a function: lines ``harness.hoist`` matches (the
     imports a file carried with its function, in Java and C#) leave the function for the
     program's ``{hoisted}``, where the language allows them."""
-    hoisted: list[str] = []
-    function = hoist_lines(rules.harness.hoist, function, hoisted)
+    function, hoisted = _hoist_imports(rules, function)
     return rules.harness.program.format(
-        prelude=rules.prelude,
-        function=function,
-        body=body,
-        hoisted="".join("\n" + h for h in hoisted),  # each on a line of its own
+        prelude=rules.prelude, function=function, body=body, hoisted=hoisted
     )
 
 
@@ -687,11 +691,10 @@ def render_published(
     # our helper's
     nat = rules.published.natural
     arg_rules = _with_literals(rules, nat.literals) if nat else rules
-    expected = render_literal(
-        natural_result_rules(rules), case.expected, seed.signature.result_type()
-    )
+    result_rules = natural_result_rules(rules)
+    expected = render_literal(result_rules, case.expected, seed.signature.result_type())
     own = natural_test(rules, seed, expected)
-    if own is None:
+    if own is None and result_rules is not rules:  # our helper's test: our literals
         arg_rules = rules
         expected = render_literal(rules, case.expected, seed.signature.result_type())
     harness, prelude = own or (rules.published.harness, rules.published.prelude)
@@ -712,13 +715,13 @@ def render_published(
 
     # imports the function carries go to the program's top where it says ({hoisted}):
     # Java's and C#'s are not legal inside the class around the function
-    hoisted: list[str] = []
+    hoisted = ""
     if "{hoisted}" in rules.published.program:
-        function = hoist_lines(rules.harness.hoist, function, hoisted)
+        function, hoisted = _hoist_imports(rules, function)
     code = rules.published.program.format(
         function=function.strip("\n") if hoisted else function.rstrip("\n"),
         harness=tail(call, expected),
-        hoisted="".join("\n" + h for h in hoisted),
+        hoisted=hoisted,
     )
     code = hooks.apply(rules.hooks, code)
     return PublishedItem(

@@ -195,10 +195,18 @@ class ContainerTest(_Strict):
     for a list, ``SetEquals`` for a set or a dict's pairs), where the members are of kinds
     it compares exactly."""
 
-    of: _S  # the result's kind (list, set, dict)
+    of: _S  # the result's kind (list, set, dict, tuple)
     harness: _S  # as NaturalTest.harness
     prelude: _S = ""
     elems: _L[_S]  # the kinds the members may hold (dict: keys and values)
+
+    @model_validator(mode="after")
+    def _known_exact_kinds(self) -> ContainerTest:
+        bad = sorted({self.of, *self.elems} - TYPE_KINDS) + ["float"] * ("float" in self.elems)
+        if bad:
+            raise ValueError(f"container test for {self.of}: {bad} is not a kind compared "
+                             "exactly")  # fmt: skip
+        return self
 
 
 class NaturalTest(_Strict):
@@ -257,17 +265,17 @@ class NaturalTest(_Strict):
         for other in (self.close, *self.containers):
             if other is not None:
                 texts += [other.harness, other.prelude]
-        for c in self.containers:
-            bad = sorted({c.of, *c.elems} - TYPE_KINDS) + (["float"] if "float" in c.elems else [])
-            if bad:
-                raise ValueError(f"container test for {c.of}: {bad} is not a kind compared "
-                                 "exactly")  # fmt: skip
-        if len({c.of for c in self.containers}) < len(self.containers):
-            raise ValueError("one container test per container kind")
         if any("crux_" in x or "crux-" in x for x in texts):
             raise ValueError("a natural test uses no helper of ours (crux_...): it is what "
                              "a published item shows")  # fmt: skip
         return self
+
+    @field_validator("containers")
+    @classmethod
+    def _one_per_kind(cls, v: _L[ContainerTest]) -> _L[ContainerTest]:
+        if len({c.of for c in v}) < len(v):
+            raise ValueError("one container test per container kind")
+        return v
 
 
 class PublishedRules(_Strict):
